@@ -1,0 +1,42 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from modeltrain.api.deps import get_services
+from modeltrain.api.services import Services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _check(fn) -> dict[str, Any]:  # noqa: ANN001
+    try:
+        fn()
+        return {"ok": True}
+    except Exception as exc:  # readiness reports any failure as text
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+@router.get("/readyz", summary="Redis and MLflow answer; says whether a worker answers")
+def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
+    checks = {
+        "redis": _check(services.redis.ping),
+        "mlflow": _check(lambda: services.mlflow.search_experiments(max_results=1)),
+    }
+    try:
+        replies = services.celery.control.ping(timeout=0.5) or []
+        workers = sorted(name for reply in replies for name in reply)
+    except Exception:  # the broker is Redis: already reported above
+        workers = []
+    ready = all(c["ok"] for c in checks.values())
+    body = {"status": "ready" if ready else "unavailable", "checks": checks, "workers": workers}
+    return JSONResponse(body, status_code=200 if ready else 503)

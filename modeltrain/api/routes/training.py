@@ -1,0 +1,68 @@
+"""Uploads and job status: /api/model-train/..."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from modeltrain.api.deps import get_services
+from modeltrain.api.services import Services
+from modeltrain.constants import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, JobStatus
+from modeltrain.exceptions import NotFound
+from modeltrain.uploads.service import ChunkRequest
+
+router = APIRouter(prefix="/api/model-train", tags=["training"])
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@router.post(
+    "/start",
+    summary="Upload one chunk of a CSV; the last chunk queues the training job",
+    responses={202: {"description": "last chunk stored, job queued"}},
+)
+async def upload_chunk(
+    services: ServicesDep,
+    filename: Annotated[str, Form(min_length=1)],
+    chunk: Annotated[UploadFile, File()],
+    chunkIndex: Annotated[int, Form(ge=0)],  # noqa: N803 - the contract's field names
+    totalChunks: Annotated[int, Form(ge=1, le=100_000)],  # noqa: N803
+    trackingId: Annotated[str | None, Form(max_length=64)] = None,  # noqa: N803
+    target: Annotated[str | None, Form(max_length=1000)] = None,
+    task: Annotated[str | None, Form()] = None,
+    modelName: Annotated[str | None, Form(max_length=1000)] = None,  # noqa: N803
+    timeBudget: Annotated[float | None, Form()] = None,  # noqa: N803
+) -> JSONResponse:
+    data = await chunk.read()
+    request = ChunkRequest(
+        filename=filename,
+        data=data,
+        chunk_index=chunkIndex,
+        total_chunks=totalChunks,
+        tracking_id=trackingId or None,
+        target=target,
+        task=task or None,
+        model_name=modelName,
+        time_budget=timeBudget,
+    )
+    reply = await run_in_threadpool(services.uploads.receive, request)
+    return JSONResponse(reply.to_json(), status_code=202 if reply.queued else 200)
+
+
+@router.get("/status/{trackingId}", summary="One job's status, progress and result")
+def job_status(trackingId: str, services: ServicesDep) -> JSONResponse:  # noqa: N803
+    job = services.store.get(trackingId)
+    if job is None:
+        raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
+    return JSONResponse(job.to_status())
+
+
+@router.get("/status", summary="All known jobs, newest first")
+def list_jobs(
+    services: ServicesDep,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
+) -> JSONResponse:
+    return JSONResponse([job.to_summary() for job in services.store.list(status, limit)])

@@ -1,0 +1,65 @@
+"""The API process's clients and services, made in the lifespan and closed on shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+from mlflow import MlflowClient
+
+from modeltrain.config import Settings
+from modeltrain.connections import (
+    configure_mlflow,
+    create_celery_app,
+    create_mlflow_client,
+    create_redis,
+)
+from modeltrain.constants import CELERY_QUEUE, TRAIN_TASK_NAME, Keys
+from modeltrain.jobs import JobStore
+from modeltrain.registry import Registry
+from modeltrain.serving import ModelCache
+from modeltrain.uploads.service import UploadService
+from modeltrain.uploads.staging import UploadStaging
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: redis.Redis
+    celery: Celery
+    mlflow: MlflowClient
+    store: JobStore
+    uploads: UploadService
+    registry: Registry
+    models: ModelCache
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        client = create_redis(settings)
+        keys = Keys(settings.redis_prefix)
+        celery = create_celery_app(settings)
+        configure_mlflow(settings)
+        mlflow_client = create_mlflow_client(settings)
+        store = JobStore(client, keys, settings.job_retention_seconds)
+        staging = UploadStaging(
+            client, keys, settings.max_upload_bytes, settings.upload_ttl_seconds
+        )
+
+        def enqueue(job_id: str) -> None:
+            celery.send_task(TRAIN_TASK_NAME, args=[job_id], queue=CELERY_QUEUE, task_id=job_id)
+
+        return cls(
+            settings=settings,
+            redis=client,
+            celery=celery,
+            mlflow=mlflow_client,
+            store=store,
+            uploads=UploadService(settings, store, staging, enqueue),
+            registry=Registry(mlflow_client, settings.mlflow_experiment),
+            models=ModelCache(mlflow_client, settings.model_cache_size),
+        )
+
+    def close(self) -> None:
+        self.redis.close()
+        self.celery.close()

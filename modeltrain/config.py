@@ -1,0 +1,96 @@
+"""Every setting of the service, read from the environment (and `.env`) once, typed and validated.
+
+Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MODELTRAIN_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- where things live -------------------------------------------------------------
+    redis_url: str = "redis://localhost:6379/0"
+    # Key prefix for everything this service writes to Redis (lets deployments share a Redis).
+    redis_prefix: str = "mt"
+    # The MLflow tracking + registry server. None = the local server that `modeltrain up` starts.
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MODELTRAIN_MLFLOW_TRACKING_URI"),
+    )
+    mlflow_experiment: str = "modeltrain"
+    data_dir: Path = Path("./.modeltrain-data")
+
+    # --- uploads -----------------------------------------------------------------------
+    max_upload_bytes: int = Field(default=26_214_400, ge=1)  # bytes (25 MiB)
+    max_chunk_bytes: int = Field(default=8_388_608, ge=1)  # bytes per chunk (8 MiB)
+    upload_ttl_seconds: int = Field(default=3600, ge=10)  # seconds an unfinished upload is kept
+    job_retention_seconds: int = Field(default=30 * 24 * 3600, ge=60)  # seconds a job is kept
+
+    # --- training ----------------------------------------------------------------------
+    default_time_budget: float = Field(default=60.0, ge=1)  # seconds
+    max_time_budget: float = Field(default=3600.0, ge=1)  # seconds
+    train_threads: int = Field(default=0, ge=0)  # model threads per job; 0 = all cores
+
+    # --- API ---------------------------------------------------------------------------
+    api_key: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    model_cache_size: int = Field(default=16, ge=1)  # loaded model versions kept per process
+    max_predict_rows: int = Field(default=100_000, ge=1)  # rows per prediction request
+
+    # --- logging -----------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    # --- worker ------------------------------------------------------------------------
+    worker_concurrency: int = Field(default=1, ge=1)  # training jobs at once per worker
+
+    @field_validator("api_key", "mlflow_tracking_uri", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @field_validator("max_time_budget")
+    @classmethod
+    def _budget_bounds(cls, value: float, info) -> float:  # noqa: ANN001
+        default = info.data.get("default_time_budget", 1.0)
+        if value < default:
+            raise ValueError("max_time_budget must be at least default_time_budget")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
+
+
+def child_environment(**overrides: str | None) -> dict[str, str]:
+    """The environment for a child process this service starts: ours, with overrides
+    (None removes a variable)."""
+    import os
+
+    env = dict(os.environ)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env

@@ -1,0 +1,88 @@
+"""Job statuses, stages, the Redis key layout and limits that are not settings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """Our job status (not Celery's task state)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+class Stage(StrEnum):
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    LOADING = "loading"
+    PROFILING = "profiling"
+    TRAINING = "training"
+    EVALUATING = "evaluating"
+    LOGGING = "logging"
+    REGISTERING = "registering"
+    DONE = "done"
+
+
+class Task(StrEnum):
+    AUTO = "auto"
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+# Progress (percent) at which each stage starts; progress never goes down.
+STAGE_PROGRESS: dict[Stage, int] = {
+    Stage.UPLOADING: 0,
+    Stage.QUEUED: 5,
+    Stage.LOADING: 8,
+    Stage.PROFILING: 12,
+    Stage.TRAINING: 15,
+    Stage.EVALUATING: 80,
+    Stage.LOGGING: 85,
+    Stage.REGISTERING: 92,
+    Stage.DONE: 100,
+}
+
+
+class Keys:
+    """Redis key layout; every key starts with the configured prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def job(self, job_id: str) -> str:  # hash: the job record
+        return f"{self.prefix}:job:{job_id}"
+
+    def jobs_index(self) -> str:  # sorted set: job ids scored by creation time (epoch seconds)
+        return f"{self.prefix}:jobs"
+
+    def upload_meta(self, job_id: str) -> str:  # hash: chunk bookkeeping of one upload
+        return f"{self.prefix}:upload:{job_id}:meta"
+
+    def upload_data(self, job_id: str) -> str:  # string: the upload's bytes, appended in order
+        return f"{self.prefix}:upload:{job_id}:data"
+
+
+# Celery task name (the API sends it by name, so it never imports the worker).
+TRAIN_TASK_NAME = "modeltrain.train_job"
+CELERY_APP_NAME = "celery-app"
+CELERY_QUEUE = "modeltrain"
+
+# Early CSV checks look at the start of the upload only.
+CSV_SNIFF_BYTES = 64 * 1024  # bytes
+MAX_COLUMNS = 2_000  # columns in a header
+MIN_TRAIN_ROWS = 10  # rows with a usable target
+
+# `task=auto`: an integer target with at most this many distinct values is treated as classes.
+MAX_AUTO_CLASSES = 20
+
+MAX_FILENAME_CHARS = 255  # characters kept of a display file name
+MAX_MODEL_NAME_CHARS = 100  # characters in a registered model name
+DEFAULT_LIST_LIMIT = 100  # jobs in GET /status when no limit is given
+MAX_LIST_LIMIT = 1000

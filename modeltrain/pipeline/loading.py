@@ -1,0 +1,30 @@
+"""Reading the staged CSV bytes into a DataFrame."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+
+from modeltrain.exceptions import TrainingError
+
+
+def read_csv(data: bytes, *, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(
+            io.BytesIO(data),
+            sep=delimiter or ",",
+            encoding=encoding or "utf-8",
+            encoding_errors="replace",
+            skipinitialspace=True,
+            low_memory=False,
+        )
+    except pd.errors.ParserError as exc:
+        raise TrainingError(f"the CSV cannot be parsed: {exc}") from exc
+    except (csv.Error, UnicodeError, ValueError) as exc:
+        raise TrainingError(f"the CSV cannot be read: {exc}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    if df.empty:
+        raise TrainingError("the CSV has no data rows")
+    return df

@@ -1,0 +1,144 @@
+"""train(): the whole training pipeline on a DataFrame."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from modeltrain.constants import Stage, Task
+from modeltrain.exceptions import TrainingError
+from modeltrain.pipeline import candidates as cands
+from modeltrain.pipeline.features import normalise_features, plan_columns
+from modeltrain.pipeline.metrics import (
+    classification_metrics,
+    primary_metric,
+    regression_metrics,
+)
+from modeltrain.pipeline.tasks import clean_target, detect_task
+
+ProgressFn = Callable[[Stage, int], None]
+HOLDOUT_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    target: str | None = None
+    task: Task = Task.AUTO
+    time_budget: float = 60.0  # seconds
+    threads: int = 0  # 0 = all cores
+
+
+@dataclass
+class TrainedModel:
+    pipeline: Pipeline
+    task: Task
+    target: str
+    features: list[str]
+    metrics: dict[str, float]
+    primary_metric: str
+    estimator: str
+    params: dict[str, Any]
+    leaderboard: list[dict[str, Any]]
+    dropped_columns: dict[str, str]
+    rows: int
+    columns: int
+    classes: list[Any] | None
+    input_example: pd.DataFrame
+    train_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _noop(stage: Stage, progress: int) -> None:
+    return None
+
+
+def _split(X: pd.DataFrame, y: pd.Series, task: Task):
+    stratify = None
+    if task == Task.CLASSIFICATION and y.value_counts().min() >= 2:
+        stratify = y
+    return train_test_split(X, y, test_size=HOLDOUT_SHARE, random_state=0, stratify=stratify)
+
+
+def _evaluate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
+    pred = pipeline.predict(X)
+    if task == Task.REGRESSION:
+        return regression_metrics(y, pred)
+    proba = pipeline.predict_proba(X) if hasattr(pipeline, "predict_proba") else None
+    return classification_metrics(y, pred, proba, list(pipeline.classes_))
+
+
+def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop) -> TrainedModel:
+    started = time.monotonic()
+    deadline = started + options.time_budget
+    target = options.target or str(df.columns[-1])
+    if target not in df.columns:
+        raise TrainingError(f"target column {target!r} is not in the data")
+    progress(Stage.PROFILING, 12)
+    task = detect_task(df[target], options.task)
+    df = clean_target(df, target, task)
+    X = normalise_features(df.drop(columns=[target]))
+    y = df[target]
+    if task == Task.CLASSIFICATION and not pd.api.types.is_bool_dtype(y):
+        y = y.astype(str) if not pd.api.types.is_numeric_dtype(y) else y
+    plan = plan_columns(X)
+    if not plan.used:
+        raise TrainingError(
+            "no usable feature columns: " + "; ".join(f"{c}: {r}" for c, r in plan.dropped.items())
+        )
+    X = X[plan.used]
+    X_train, X_test, y_train, y_test = _split(X, y, task)
+    metric = primary_metric(task)
+    progress(Stage.TRAINING, 15)
+
+    fitted: list[tuple[cands.Candidate, dict[str, float]]] = []
+    for step, fit in enumerate(
+        (
+            lambda: cands.fit_linear(X_train, y_train, task, plan),
+            lambda: cands.fit_lightgbm(X_train, y_train, task, plan, deadline, options.threads),
+        )
+    ):
+        if fitted and time.monotonic() > deadline:
+            break
+        candidate = fit()
+        fitted.append((candidate, _evaluate(candidate.pipeline, X_test, y_test, task)))
+        progress(Stage.TRAINING, 15 + int(60 * (step + 1) / 2))
+
+    progress(Stage.EVALUATING, 80)
+    fitted.sort(key=lambda pair: pair[1][metric], reverse=True)
+    best, best_metrics = fitted[0]
+    final = cands.refit(best, X, y, plan)
+    if best.name == "lightgbm":
+        # One thread per predict: on small batches LightGBM's thread pool costs more than it saves.
+        final.set_params(model__n_jobs=1)
+    leaderboard = [
+        {"estimator": c.name, metric: m[metric], "fitSeconds": round(c.fit_seconds, 3), **c.params}
+        for c, m in fitted
+    ]
+    return TrainedModel(
+        pipeline=final,
+        task=task,
+        target=target,
+        features=list(X.columns),
+        metrics=best_metrics,
+        primary_metric=metric,
+        estimator=best.name,
+        params=best.params,
+        leaderboard=leaderboard,
+        dropped_columns=plan.dropped,
+        rows=int(len(df)),
+        columns=int(df.shape[1]),
+        classes=[_plain(c) for c in final.classes_] if task == Task.CLASSIFICATION else None,
+        input_example=X.head(5),
+        train_seconds=time.monotonic() - started,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

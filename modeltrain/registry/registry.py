@@ -1,0 +1,186 @@
+"""Registry: logs a trained model with its params, metrics and artifacts to MLflow, registers it,
+and lists what is registered.
+
+The fluent ``mlflow`` API (needed by ``log_model``) uses the process-wide tracking URI set by
+``connections.configure_mlflow``; everything else goes through the MlflowClient passed in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from modeltrain.logging import fields
+from modeltrain.pipeline import TrainedModel
+
+log = logging.getLogger(__name__)
+
+# Types inside our pipelines that skops must be told to trust when it (de)serialises them.
+SKOPS_TRUSTED_TYPES = [
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.basic.Booster",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "numpy.dtype",
+    "builtins.slice",
+]
+TAG_TRACKING_ID = "modeltrain.trackingId"
+
+
+def _pip_requirements() -> list[str]:
+    """Explicit requirements: MLflow's own inference takes seconds per model."""
+    from importlib.metadata import version
+
+    return [
+        f"{pkg}=={version(pkg)}"
+        for pkg in ("mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "skops")
+    ]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    version: str
+    run_id: str
+
+    @property
+    def model_id(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+class Registry:
+    def __init__(self, client: MlflowClient, experiment_name: str) -> None:
+        self._client = client
+        self._experiment_name = experiment_name
+
+    def experiment_id(self) -> str:
+        experiment = self._client.get_experiment_by_name(self._experiment_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self._client.create_experiment(self._experiment_name)
+        except MlflowException:  # created by another worker in the meantime
+            return self._client.get_experiment_by_name(self._experiment_name).experiment_id
+
+    def log_and_register(
+        self,
+        trained: TrainedModel,
+        *,
+        model_name: str,
+        job_id: str,
+        filename: str,
+        data: pd.DataFrame,
+        raw_csv: bytes | None = None,
+        on_stage=None,  # noqa: ANN001 - callable(stage_name)
+    ) -> RegisteredModel:
+        started = time.monotonic()
+        tags = {TAG_TRACKING_ID: job_id, "modeltrain.filename": filename}
+        with mlflow.start_run(
+            experiment_id=self.experiment_id(), run_name=f"{model_name}-{job_id[:8]}", tags=tags
+        ) as run:
+            self._log_run_contents(trained, data, raw_csv, filename)
+            if on_stage:
+                on_stage("registering")
+            signature = infer_signature(
+                trained.input_example, trained.pipeline.predict(trained.input_example)
+            )
+            info = mlflow.sklearn.log_model(
+                trained.pipeline,
+                name="model",
+                signature=signature,
+                input_example=trained.input_example,
+                pip_requirements=_pip_requirements(),
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                registered_model_name=model_name,
+                await_registration_for=60,
+            )
+            version = str(info.registered_model_version)
+            self._client.set_model_version_tag(model_name, version, TAG_TRACKING_ID, job_id)
+            self._client.set_model_version_tag(
+                model_name, version, "modeltrain.primaryMetric", trained.primary_metric
+            )
+        log.info(
+            "registry.model.registered",
+            extra=fields(
+                model=model_name, version=version, seconds=round(time.monotonic() - started, 3)
+            ),
+        )
+        return RegisteredModel(model_name, version, run.info.run_id)
+
+    def _log_run_contents(
+        self, trained: TrainedModel, data: pd.DataFrame, raw_csv: bytes | None, filename: str
+    ) -> None:
+        mlflow.log_params(
+            {
+                "task": trained.task.value,
+                "target": trained.target,
+                "estimator": trained.estimator,
+                "rows": trained.rows,
+                "columns": trained.columns,
+                **{f"model.{k}": v for k, v in trained.params.items()},
+            }
+        )
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in trained.metrics.items()})
+        mlflow.log_metric("train_seconds", trained.train_seconds)
+        mlflow.log_dict(
+            {"leaderboard": trained.leaderboard, "droppedColumns": trained.dropped_columns},
+            "report/training.json",
+        )
+        mlflow.log_table(pd.DataFrame(trained.leaderboard), "report/leaderboard.json")
+        dataset = mlflow.data.from_pandas(data, name=filename, targets=trained.target)
+        mlflow.log_input(dataset, context="training")
+        if raw_csv is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "input.csv")
+                with open(path, "wb") as fh:
+                    fh.write(raw_csv)
+                mlflow.log_artifact(path, artifact_path="data")
+
+    # --- reading the registry ------------------------------------------------------------
+    def list_models(self, max_results: int = 200) -> list[dict[str, Any]]:
+        out = []
+        for rm in self._client.search_registered_models(max_results=max_results):
+            versions = self._client.search_model_versions(
+                f"name='{rm.name}'", max_results=200, order_by=["version_number DESC"]
+            )
+            out.append(
+                {
+                    "name": rm.name,
+                    "aliases": dict(getattr(rm, "aliases", {}) or {}),
+                    "versions": [self._version_summary(v) for v in versions],
+                }
+            )
+        return out
+
+    def _version_summary(self, v) -> dict[str, Any]:  # noqa: ANN001 - MLflow ModelVersion
+        metrics: dict[str, float] = {}
+        if v.run_id:
+            try:
+                run = self._client.get_run(v.run_id)
+                metrics = {
+                    k.removeprefix("holdout_"): val
+                    for k, val in run.data.metrics.items()
+                    if k.startswith("holdout_")
+                }
+            except MlflowException:
+                pass
+        return {
+            "modelId": f"models:/{v.name}/{v.version}",
+            "version": v.version,
+            "status": v.status,
+            "runId": v.run_id,
+            "trackingId": (v.tags or {}).get(TAG_TRACKING_ID),
+            "createdAt": v.creation_timestamp,
+            "metrics": metrics,
+        }

@@ -1,0 +1,136 @@
+"""ModelCache: models loaded with ``mlflow.pyfunc.load_model``, once per (name, version), kept in
+an LRU. Concurrent first requests for one version wait for a single load."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from modeltrain.exceptions import Conflict, NotFound, ServiceUnavailable
+from modeltrain.logging import fields
+from modeltrain.registry.model_ids import ModelRef
+
+log = logging.getLogger(__name__)
+
+ALIAS_TTL_SECONDS = 10.0  # how long an alias -> version answer is trusted
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    version: str
+    pyfunc: Any  # mlflow.pyfunc.PyFuncModel
+    raw: Any  # the underlying scikit-learn pipeline
+    columns: list[tuple[str, str, bool]]  # (name, mlflow type, required)
+    load_seconds: float
+
+    @property
+    def model_id(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def classes(self) -> list[Any] | None:
+        classes = getattr(self.raw, "classes_", None)
+        return None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
+
+
+def _is_missing(exc: MlflowException) -> bool:
+    return (
+        exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+        or "not found" in str(exc).lower()
+    )
+
+
+def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
+    """Load one registered version the way any MLflow user would."""
+    try:
+        mv = client.get_model_version(name, version)
+    except MlflowException as exc:
+        if _is_missing(exc):
+            raise NotFound(
+                f"model {name!r} has no version {version}", modelId=f"models:/{name}/{version}"
+            ) from None
+        raise ServiceUnavailable(f"the model registry did not answer: {exc.message}") from exc
+    if mv.status != "READY":
+        raise Conflict(f"models:/{name}/{version} is not ready (status {mv.status})")
+    started = time.monotonic()
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    schema = model.metadata.get_input_schema()
+    columns = [
+        (col.name, getattr(col.type, "name", str(col.type)), bool(col.required))
+        for col in (schema.inputs if schema else [])
+    ]
+    try:
+        raw = model.get_raw_model()
+    except Exception:  # not every flavour exposes its raw model
+        raw = None
+    loaded = LoadedModel(name, version, model, raw, columns, time.monotonic() - started)
+    log.info(
+        "serving.model.loaded",
+        extra=fields(model=name, version=version, seconds=round(loaded.load_seconds, 3)),
+    )
+    return loaded
+
+
+class ModelCache:
+    def __init__(
+        self,
+        client: MlflowClient,
+        max_size: int,
+        loader: Callable[[MlflowClient, str, str], LoadedModel] = load_version,
+    ) -> None:
+        self._client = client
+        self._max_size = max_size
+        self._loader = loader
+        self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._aliases: dict[tuple[str, str], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def resolve(self, ref: ModelRef) -> tuple[str, str]:
+        if ref.version is not None:
+            return ref.name, ref.version
+        key = (ref.name, ref.alias or "")
+        cached = self._aliases.get(key)
+        if cached and time.monotonic() - cached[1] < ALIAS_TTL_SECONDS:
+            return ref.name, cached[0]
+        try:
+            mv = self._client.get_model_version_by_alias(ref.name, ref.alias)
+        except MlflowException as exc:
+            if _is_missing(exc) or exc.error_code == "INVALID_PARAMETER_VALUE":
+                raise NotFound(f"model {ref.name!r} has no alias {ref.alias!r}") from None
+            raise ServiceUnavailable(f"the model registry did not answer: {exc.message}") from exc
+        self._aliases[key] = (str(mv.version), time.monotonic())
+        return ref.name, str(mv.version)
+
+    def get(self, ref: ModelRef) -> LoadedModel:
+        key = self.resolve(ref)
+        with self._lock:
+            model = self._models.get(key)
+            if model is not None:
+                self._models.move_to_end(key)
+                return model
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:  # one load per version; the others wait for it
+            with self._lock:
+                model = self._models.get(key)
+            if model is not None:
+                return model
+            model = self._loader(self._client, *key)
+            with self._lock:
+                self.loads += 1
+                self._models[key] = model
+                self._loading.pop(key, None)
+                while len(self._models) > self._max_size:
+                    self._models.popitem(last=False)
+            return model

@@ -1,0 +1,108 @@
+"""Turning request rows into the frame a model's signature wants, and predicting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from modeltrain.exceptions import InvalidInput, PayloadTooLarge
+from modeltrain.serving.cache import LoadedModel
+
+_NUMERIC = {"double", "float", "long", "integer"}
+
+
+def frame_from_request(body: dict[str, Any], max_rows: int) -> pd.DataFrame:
+    """Rows from `inputs` (records), `dataframe_records` or `dataframe_split`."""
+    given = [k for k in ("inputs", "dataframe_records", "dataframe_split") if k in body]
+    if len(given) != 1:
+        raise InvalidInput(
+            "send the rows in exactly one of: inputs, dataframe_records, dataframe_split",
+            field="inputs",
+        )
+    key = given[0]
+    payload = body[key]
+    try:
+        if key == "dataframe_split":
+            if not isinstance(payload, dict) or "columns" not in payload or "data" not in payload:
+                raise ValueError("dataframe_split needs 'columns' and 'data'")
+            rows = len(payload["data"])
+            _check_rows(rows, max_rows, key)
+            return pd.DataFrame(payload["data"], columns=payload["columns"])
+        if not isinstance(payload, list) or not all(isinstance(r, dict) for r in payload):
+            raise ValueError(f"{key} must be a list of objects, one per row")
+        _check_rows(len(payload), max_rows, key)
+        return pd.DataFrame.from_records(payload)
+    except (ValueError, TypeError, AssertionError) as exc:
+        raise InvalidInput(str(exc), field=key) from None
+
+
+def _check_rows(rows: int, max_rows: int, field: str) -> None:
+    if rows == 0:
+        raise InvalidInput("no rows to predict", field=field)
+    if rows > max_rows:
+        raise PayloadTooLarge(f"{rows} rows is more than the limit of {max_rows} per request")
+
+
+def conform(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
+    """The frame with the model's columns, in order, with the signature's types.
+
+    Missing required columns and values of the wrong type are refused naming the columns;
+    extra columns are ignored."""
+    if not model.columns:
+        return frame
+    missing = [name for name, _, required in model.columns if required and name not in frame]
+    if missing:
+        raise InvalidInput(f"missing columns: {', '.join(missing)}", columns=missing)
+    out: dict[str, Any] = {}
+    wrong: list[str] = []
+    for name, mtype, _ in model.columns:
+        col = frame[name] if name in frame else pd.Series([None] * len(frame), dtype=object)
+        if mtype in _NUMERIC:
+            numeric = pd.to_numeric(col.map(_bool_to_number), errors="coerce").astype("float64")
+            if (numeric.isna() & col.notna()).any():
+                wrong.append(name)
+            out[name] = numeric
+        elif mtype == "string":
+            out[name] = col.astype(object).map(lambda v: None if _missing(v) else str(v))
+        elif mtype == "boolean":
+            out[name] = col.astype("boolean")
+        else:
+            out[name] = col
+    if wrong:
+        raise InvalidInput(
+            f"values of the wrong type (numbers expected) in: {', '.join(wrong)}", columns=wrong
+        )
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _bool_to_number(value: Any) -> Any:
+    return float(value) if isinstance(value, bool) else value
+
+
+def _plain(values: Any) -> list[Any]:
+    array = np.asarray(values)
+    return array.tolist()
+
+
+def predict(model: LoadedModel, frame: pd.DataFrame, probabilities: bool = False) -> dict[str, Any]:
+    data = conform(frame, model)
+    try:
+        predictions = model.pyfunc.predict(data)
+    except MlflowException as exc:  # MLflow's own schema enforcement
+        raise InvalidInput(f"the inputs do not fit the model: {exc.message}"[:1000]) from None
+    answer: dict[str, Any] = {"modelId": model.model_id, "predictions": _plain(predictions)}
+    if probabilities:
+        if model.raw is None or not hasattr(model.raw, "predict_proba"):
+            raise InvalidInput(
+                "this model is not a classifier: it has no probabilities", field="probabilities"
+            )
+        answer["classes"] = model.classes
+        answer["probabilities"] = _plain(model.raw.predict_proba(data))
+    return answer

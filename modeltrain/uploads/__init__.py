@@ -1,0 +1,1 @@
+"""Chunk staging in Redis: append in order, verify, assemble, expire."""

@@ -1,0 +1,230 @@
+"""UploadService: takes one chunk of an upload, stages it, checks the CSV as soon as it can, and
+queues the job when the last chunk lands. Framework-free; the API route only maps fields."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from modeltrain.config import Settings
+from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, Stage, Task
+from modeltrain.exceptions import (
+    Conflict,
+    InvalidCsv,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
+from modeltrain.jobs import Job, JobOptions, JobStore
+from modeltrain.logging import fields
+from modeltrain.registry.model_ids import safe_model_name
+from modeltrain.uploads.csv_format import inspect_head
+from modeltrain.uploads.staging import ChunkOutcome, ChunkResult, UploadStaging
+
+log = logging.getLogger(__name__)
+
+# Control characters and bidirectional overrides are removed from display names.
+_UNSAFE_DISPLAY = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def display_filename(raw: str) -> str:
+    cleaned = _UNSAFE_DISPLAY.sub("", raw or "").strip()
+    return cleaned[:MAX_FILENAME_CHARS] or "upload.csv"
+
+
+@dataclass(frozen=True)
+class ChunkRequest:
+    filename: str
+    data: bytes
+    chunk_index: int
+    total_chunks: int
+    tracking_id: str | None = None
+    target: str | None = None
+    task: str | None = None
+    model_name: str | None = None
+    time_budget: float | None = None
+
+
+@dataclass(frozen=True)
+class ChunkReply:
+    tracking_id: str
+    chunk_index: int
+    received_chunks: int
+    total_chunks: int
+    received_bytes: int
+    queued: bool
+    status: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "trackingId": self.tracking_id,
+            "chunkIndex": self.chunk_index,
+            "receivedChunks": self.received_chunks,
+            "totalChunks": self.total_chunks,
+            "receivedBytes": self.received_bytes,
+        }
+        if self.queued:
+            body["status"] = self.status
+        return body
+
+
+class UploadService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        staging: UploadStaging,
+        enqueue: Callable[[str], None],
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._staging = staging
+        self._enqueue = enqueue
+
+    def receive(self, req: ChunkRequest) -> ChunkReply:
+        if req.tracking_id is None:
+            if req.chunk_index != 0:
+                raise InvalidInput(
+                    "trackingId is required for every chunk but the first", field="trackingId"
+                )
+            job = self._begin(req)
+        else:
+            job = self._store.get(req.tracking_id)
+            if job is None:
+                raise NotFound(
+                    f"unknown trackingId {req.tracking_id!r} (never started, or expired)",
+                    trackingId=req.tracking_id,
+                )
+        result = self._staging.append(job.id, req.chunk_index, req.total_chunks, req.data)
+        self._refuse_unless_accepted(job, req, result)
+        if result.outcome == ChunkOutcome.STORED:
+            self._store.touch_upload(job.id, self._settings.upload_ttl_seconds)
+            job = self._check_head(job, result)
+        queued = False
+        if result.complete:
+            job = self._queue_once(job)
+            queued = True
+        return ChunkReply(
+            tracking_id=job.id,
+            chunk_index=req.chunk_index,
+            received_chunks=result.received_chunks,
+            total_chunks=result.total_chunks,
+            received_bytes=result.received_bytes,
+            queued=queued,
+            status=job.status.value,
+        )
+
+    # --- steps ---------------------------------------------------------------------------
+    def _begin(self, req: ChunkRequest) -> Job:
+        options = self._options(req)
+        job = self._store.create(
+            display_filename(req.filename), options, self._settings.upload_ttl_seconds
+        )
+        self._staging.begin(job.id, req.total_chunks)
+        log.info("upload.started", extra=fields(job_id=job.id, total_chunks=req.total_chunks))
+        return job
+
+    def _options(self, req: ChunkRequest) -> JobOptions:
+        try:
+            task = Task(req.task or Task.AUTO)
+        except ValueError:
+            raise InvalidInput(
+                "task must be one of: auto, classification, regression", field="task"
+            ) from None
+        budget = self._settings.default_time_budget if req.time_budget is None else req.time_budget
+        if not 1 <= budget <= self._settings.max_time_budget:
+            raise InvalidInput(
+                f"timeBudget must be between 1 and {self._settings.max_time_budget:g} seconds",
+                field="timeBudget",
+            )
+        target = req.target.strip() if req.target and req.target.strip() else None
+        return JobOptions(
+            target=target,
+            task=task,
+            model_name=safe_model_name(req.model_name or display_filename(req.filename)),
+            time_budget=float(budget),
+        )
+
+    def _refuse_unless_accepted(self, job: Job, req: ChunkRequest, result: ChunkResult) -> None:
+        tid = job.id
+        match result.outcome:
+            case ChunkOutcome.STORED | ChunkOutcome.DUPLICATE:
+                return
+            case ChunkOutcome.MISSING:
+                raise NotFound(f"the upload {tid} has expired or was discarded", trackingId=tid)
+            case ChunkOutcome.TOTAL_MISMATCH:
+                raise InvalidInput(
+                    f"totalChunks changed: this upload has {result.total_chunks} chunks",
+                    field="totalChunks",
+                    trackingId=tid,
+                )
+            case ChunkOutcome.INDEX_OUT_OF_RANGE:
+                raise Conflict(
+                    f"chunkIndex {req.chunk_index} is past the last chunk "
+                    f"({result.total_chunks - 1})",
+                    trackingId=tid,
+                    expectedChunkIndex=_expected(result),
+                )
+            case ChunkOutcome.OUT_OF_ORDER:
+                raise Conflict(
+                    f"chunks must come in order: expected chunk {result.received_chunks}, "
+                    f"got {req.chunk_index}",
+                    trackingId=tid,
+                    expectedChunkIndex=result.received_chunks,
+                )
+            case ChunkOutcome.CONFLICT:
+                raise Conflict(
+                    f"chunk {req.chunk_index} was already received with other bytes",
+                    trackingId=tid,
+                    expectedChunkIndex=_expected(result),
+                )
+            case ChunkOutcome.TOO_LARGE:
+                message = (
+                    f"the upload is larger than the limit of {self._settings.max_upload_bytes} "
+                    "bytes; it was discarded"
+                )
+                self._staging.discard(tid)
+                self._store.fail(tid, message)
+                raise PayloadTooLarge(message, trackingId=tid)
+
+    def _check_head(self, job: Job, result: ChunkResult) -> Job:
+        """Check the CSV header once enough of it has arrived; remember encoding/delimiter."""
+        if job.options.encoding is not None:
+            return job
+        head = self._staging.head(job.id, CSV_SNIFF_BYTES)
+        try:
+            fmt = inspect_head(head, complete=result.complete, target=job.options.target)
+        except InvalidCsv as exc:
+            self._staging.discard(job.id)
+            self._store.fail(job.id, exc.message)
+            raise InvalidCsv(exc.message, trackingId=job.id) from None
+        if fmt is None:
+            return job
+        options = replace(job.options, encoding=fmt.encoding, delimiter=fmt.delimiter)
+        self._store.update(job.id, options=options.to_json())
+        return replace(job, options=options)
+
+    def _queue_once(self, job: Job) -> Job:
+        """Queue the job unless an earlier request for the last chunk already did."""
+        current = self._store.get(job.id) or job
+        if current.stage != Stage.UPLOADING:
+            return current
+        if not self._store.mark_queued(job.id, job.options):
+            return self._store.get(job.id) or current
+        self._staging.keep(job.id, self._settings.job_retention_seconds)
+        try:
+            self._enqueue(job.id)
+        except Exception as exc:
+            message = f"the job could not be queued: {exc}"
+            self._store.fail(job.id, message)
+            raise ServiceUnavailable(message, trackingId=job.id) from exc
+        log.info("upload.completed", extra=fields(job_id=job.id))
+        return self._store.get(job.id) or current
+
+
+def _expected(result: ChunkResult) -> int | None:
+    return result.received_chunks if result.received_chunks < result.total_chunks else None

@@ -1,0 +1,50 @@
+"""The Celery app ``celery-app``: ``celery -A modeltrain.worker.app worker``.
+
+The app object is made at import (Celery needs a module attribute; making it does not connect).
+Clients are made per worker process after fork, in ``worker_process_init``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery.signals import setup_logging, worker_process_init
+
+from modeltrain.config import get_settings
+from modeltrain.connections import create_celery_app
+from modeltrain.constants import TRAIN_TASK_NAME
+from modeltrain.logging import configure_logging
+from modeltrain.worker.context import WorkerContext
+from modeltrain.worker.runner import run_job
+
+log = logging.getLogger(__name__)
+
+settings = get_settings()
+celery_app = create_celery_app(settings)
+app = celery_app  # `celery -A modeltrain.worker.app` finds `app`
+
+_context: WorkerContext | None = None
+
+
+@setup_logging.connect
+def _setup_logging(**_: object) -> None:
+    configure_logging(settings.log_level, settings.log_format)
+
+
+@worker_process_init.connect
+def _init_process(**_: object) -> None:
+    global _context
+    _context = WorkerContext.create(settings)
+    log.info("worker.process.ready")
+
+
+def _get_context() -> WorkerContext:
+    global _context
+    if _context is None:  # solo/threads pools do not send worker_process_init
+        _context = WorkerContext.create(settings)
+    return _context
+
+
+@celery_app.task(name=TRAIN_TASK_NAME)
+def train_job(job_id: str) -> None:
+    run_job(_get_context(), job_id)

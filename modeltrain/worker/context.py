@@ -1,0 +1,34 @@
+"""What a worker process needs to run jobs, made once per process after fork."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modeltrain.config import Settings
+from modeltrain.connections import configure_mlflow, create_mlflow_client, create_redis
+from modeltrain.constants import Keys
+from modeltrain.jobs import JobStore
+from modeltrain.registry import Registry
+from modeltrain.uploads.staging import UploadStaging
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    store: JobStore
+    staging: UploadStaging
+    registry: Registry
+
+    @classmethod
+    def create(cls, settings: Settings) -> WorkerContext:
+        client = create_redis(settings)
+        keys = Keys(settings.redis_prefix)
+        configure_mlflow(settings)
+        return cls(
+            settings=settings,
+            store=JobStore(client, keys, settings.job_retention_seconds),
+            staging=UploadStaging(
+                client, keys, settings.max_upload_bytes, settings.upload_ttl_seconds
+            ),
+            registry=Registry(create_mlflow_client(settings), settings.mlflow_experiment),
+        )

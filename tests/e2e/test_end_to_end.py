@@ -1,0 +1,139 @@
+"""The whole path on real processes: chunked upload -> Celery worker -> MLflow registry ->
+predictions, checked against the same model loaded outside the service."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.factories import classification_frame, records, regression_frame, to_chunks
+from tests.helpers import upload, wait_for_job
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_csv_uploaded_in_chunks_becomes_a_registered_model_that_predicts(stack):
+    df = classification_frame(rows=400)
+    data = df.to_csv(index=False).encode()
+    with stack.http() as client:
+        answers = upload(
+            client, data, to_chunks(data, 4), filename="churn.csv", target="churn", timeBudget=10
+        )
+        assert [r.status_code for r in answers] == [200, 200, 200, 202]
+        first, last = answers[0].json(), answers[-1].json()
+        tracking_id = first["trackingId"]
+        assert last["status"] == "pending" and last["receivedChunks"] == 4
+        assert last["receivedBytes"] == len(data)
+
+        job = wait_for_job(client, tracking_id)
+        assert job["status"] == "completed", job["error"]
+        assert job["progress"] == 100 and job["stage"] == "done"
+        seen = job["_progress_seen"]
+        assert seen == sorted(seen), "progress went down"
+        result = job["result"]
+        assert result["task"] == "classification" and result["target"] == "churn"
+        assert result["rows"] == 400 and result["columns"] == 4
+        assert result["metrics"]["roc_auc"] > 0.8
+        assert {row["estimator"] for row in result["leaderboard"]} >= {"lightgbm"}
+        model_id = job["modelId"]
+        assert model_id == f"models:/churn/{result['modelVersion']}"
+
+        # The registry knows it, and the version points at the job's run.
+        registry = MlflowClient(tracking_uri=stack.mlflow_uri)
+        version = registry.get_model_version("churn", result["modelVersion"])
+        assert version.run_id == result["runId"]
+        assert version.tags["modeltrain.trackingId"] == tracking_id
+        run = registry.get_run(result["runId"])
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics["holdout_roc_auc"] == pytest.approx(result["metrics"]["roc_auc"])
+
+        # Predictions from the API equal those of the model loaded outside the service.
+        rows = df.drop(columns=["churn"]).head(25)
+        answer = client.post(
+            "/api/model-inference/predict",
+            json={"modelId": model_id, "inputs": records(rows)},
+        )
+        assert answer.status_code == 200, answer.text
+        mlflow.set_tracking_uri(stack.mlflow_uri)
+        outside = mlflow.pyfunc.load_model(model_id)
+        expected = outside.predict(rows.astype({"age": "float64"}))
+        assert answer.json()["predictions"] == list(expected)
+        assert set(answer.json()["predictions"]) <= {"yes", "no"}
+
+        listed = client.get("/api/model-train/status").json()
+        assert listed[0]["trackingId"] == tracking_id and listed[0]["modelId"] == model_id
+        models = client.get("/api/models").json()
+        churn = next(m for m in models if m["name"] == "churn")
+        mine = next(v for v in churn["versions"] if v["modelId"] == model_id)
+        assert mine["trackingId"] == tracking_id and mine["metrics"]["roc_auc"] > 0.8
+
+
+def test_a_regression_target_is_detected_and_predictions_come_in_every_format(stack):
+    df = regression_frame(rows=300)
+    data = df.to_csv(index=False, sep=";").encode()
+    with stack.http() as client:
+        answers = upload(client, data, to_chunks(data, 3), filename="My Prices!.csv", timeBudget=5)
+        job = wait_for_job(client, answers[0].json()["trackingId"])
+        assert job["status"] == "completed", job["error"]
+        assert job["result"]["task"] == "regression" and job["result"]["target"] == "y"
+        assert job["result"]["metrics"]["r2"] > 0.8
+        assert job["modelId"].startswith("models:/My-Prices/")
+        rows = df.drop(columns=["y"]).head(3)
+        by_records = client.post(
+            "/api/model-inference/predict",
+            json={"modelId": job["modelId"], "dataframe_records": records(rows)},
+        ).json()
+        by_split = client.post(
+            "/api/model-inference/predict",
+            json={
+                "modelId": job["modelId"].removeprefix("models:/"),
+                "dataframe_split": rows.to_dict(orient="split", index=False),
+            },
+        ).json()
+        assert by_records["predictions"] == pytest.approx(by_split["predictions"])
+        assert by_records["predictions"] == pytest.approx(list(df["y"].head(3)), abs=3.0)
+
+
+def test_a_job_that_cannot_train_fails_with_a_readable_error_and_leaves_no_run_running(stack):
+    df = pd.DataFrame({"a": range(50), "b": [1.5] * 50, "label": ["same"] * 50})
+    with stack.http() as client:
+        answers = upload(client, df.to_csv(index=False).encode(), filename="flat.csv")
+        assert answers[-1].status_code == 202
+        tracking_id = answers[0].json()["trackingId"]
+        job = wait_for_job(client, tracking_id)
+    assert job["status"] == "failed"
+    assert "single class" in job["error"] and "'label'" in job["error"]
+    assert job["modelId"] is None
+    runs = MlflowClient(tracking_uri=stack.mlflow_uri).search_runs(
+        experiment_ids=[
+            e.experiment_id
+            for e in MlflowClient(tracking_uri=stack.mlflow_uri).search_experiments()
+        ],
+        filter_string=f"tags.`modeltrain.trackingId` = '{tracking_id}'",
+    )
+    assert all(run.info.status != "RUNNING" for run in runs)
+
+
+def test_predicting_with_probabilities_names_the_classes(stack):
+    df = classification_frame(rows=200, seed=3)
+    with stack.http() as client:
+        answers = upload(
+            client, df.to_csv(index=False).encode(), filename="probs.csv", timeBudget=3
+        )
+        job = wait_for_job(client, answers[0].json()["trackingId"])
+        assert job["status"] == "completed", job["error"]
+        body = client.post(
+            "/api/model-inference/predict",
+            json={
+                "modelId": job["modelId"],
+                "inputs": records(df.drop(columns=["churn"]).head(4)),
+                "probabilities": True,
+            },
+        ).json()
+    assert body["classes"] == ["no", "yes"]
+    assert len(body["probabilities"]) == 4
+    for probs, label in zip(body["probabilities"], body["predictions"], strict=True):
+        assert sum(probs) == pytest.approx(1.0)
+        assert body["classes"][probs.index(max(probs))] == label

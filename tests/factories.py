@@ -1,0 +1,45 @@
+"""Small real datasets, made in the test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def classification_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Two numeric columns, a categorical one with gaps, and a string label learnable from them."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, size=rows),
+            "income": rng.normal(50_000, 15_000, size=rows).round(2),
+            "city": rng.choice(["paris", "lyon", "nice", None], size=rows),
+        }
+    )
+    score = (df["age"] - 50) / 10 + (df["income"] - 50_000) / 10_000 + (df["city"] == "paris") * 1.5
+    df["churn"] = np.where(score + rng.normal(0, 0.5, size=rows) > 0.3, "yes", "no")
+    return df
+
+
+def regression_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=rows),
+            "x2": rng.uniform(0, 10, size=rows),
+            "kind": rng.choice(["a", "b", "c"], size=rows),
+        }
+    )
+    df["y"] = 3 * df["x1"] + df["x2"] ** 1.5 + df["kind"].map({"a": 0, "b": 5, "c": -5})
+    df["y"] += rng.normal(0, 0.3, size=rows)
+    return df
+
+
+def to_chunks(data: bytes, count: int) -> list[bytes]:
+    size = -(-len(data) // count)
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts, missing values as null."""
+    return df.astype(object).where(df.notna(), None).to_dict(orient="records")

@@ -1,0 +1,48 @@
+"""Client-side helpers for tests that talk to the running service."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+
+def wait_for_job(client: httpx.Client, tracking_id: str, timeout: float = 120) -> dict:
+    """Poll until the job is finished; returns its last status body."""
+    deadline = time.monotonic() + timeout
+    seen_progress = []
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/model-train/status/{tracking_id}").json()
+        seen_progress.append(body["progress"])
+        if body["status"] in ("completed", "failed"):
+            body["_progress_seen"] = seen_progress
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"job {tracking_id} did not finish in {timeout} s: {body}")
+
+
+def upload(
+    client: httpx.Client,
+    data: bytes,
+    chunks: list[bytes] | None = None,
+    filename: str = "data.csv",
+    **options: object,
+) -> list[httpx.Response]:
+    """Send ``data`` in order (as ``chunks`` when given); returns every response."""
+    parts = chunks or [data]
+    answers: list[httpx.Response] = []
+    tracking_id = None
+    for index, part in enumerate(parts):
+        form = {"filename": filename, "chunkIndex": str(index), "totalChunks": str(len(parts))}
+        if tracking_id:
+            form["trackingId"] = tracking_id
+        if index == 0:
+            form.update({k: str(v) for k, v in options.items() if v is not None})
+        response = client.post(
+            "/api/model-train/start", data=form, files={"chunk": ("chunk.csv", part, "text/csv")}
+        )
+        answers.append(response)
+        if response.status_code >= 300:
+            break
+        tracking_id = response.json()["trackingId"]
+    return answers

@@ -1,0 +1,63 @@
+import pytest
+
+from modeltrain.exceptions import InvalidCsv
+from modeltrain.uploads.csv_format import inspect_head
+
+
+def test_a_plain_comma_csv_gives_its_columns():
+    fmt = inspect_head(b"a,b,label\n1,2,x\n", complete=True, target="label")
+    assert (fmt.encoding, fmt.delimiter, fmt.columns) == ("utf-8", ",", ["a", "b", "label"])
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_the_delimiter_is_sniffed_from_the_header(delimiter):
+    head = delimiter.join(["a", "b", "c"]).encode() + b"\n1" + delimiter.encode() + b"2\n"
+    assert inspect_head(head, complete=True, target=None).delimiter == delimiter
+
+
+def test_a_utf8_bom_does_not_end_up_in_the_first_column_name():
+    fmt = inspect_head("\ufeffname,value\nx,1\n".encode(), complete=True, target="name")
+    assert fmt.columns[0] == "name" and fmt.encoding == "utf-8-sig"
+
+
+def test_utf16_with_bom_is_read():
+    fmt = inspect_head("a,b\n1,2\n".encode("utf-16"), complete=True, target=None)
+    assert fmt.columns == ["a", "b"] and fmt.encoding == "utf-16"
+
+
+def test_latin1_is_the_fallback():
+    fmt = inspect_head("café,prix\nx,1\n".encode("latin-1"), complete=True, target=None)
+    assert fmt.columns == ["café", "prix"] and fmt.encoding == "latin-1"
+
+
+def test_an_incomplete_header_waits_for_more_bytes():
+    assert inspect_head(b"a,b,c", complete=False, target=None) is None
+
+
+def test_a_multibyte_character_cut_at_the_end_is_not_latin1():
+    head = "prix,été\n1,".encode() + "é".encode()[:1]
+    assert inspect_head(head, complete=False, target=None).encoding == "utf-8"
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        (b"PK\x03\x04rest", "ZIP"),
+        (b"\x1f\x8b\x08rest", "gzip"),
+        (b"a\x00b,c\n", "NUL"),
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"justone\n1\n", "at least two columns"),
+        (b"a,,c\n1,2,3\n", "empty column name"),
+        (b"a,b,a\n1,2,3\n", "repeats column names: a"),
+        (b"a,b\n", "no data rows"),
+    ],
+)
+def test_files_that_cannot_be_a_usable_csv_are_refused(head, message):
+    with pytest.raises(InvalidCsv, match=message):
+        inspect_head(head, complete=True, target=None)
+
+
+def test_an_unknown_target_names_the_columns():
+    with pytest.raises(InvalidCsv, match="'z' is not in the header; columns are: a, b"):
+        inspect_head(b"a,b\n1,2\n", complete=True, target="z")

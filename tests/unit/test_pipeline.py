@@ -1,0 +1,83 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from modeltrain.constants import Task
+from modeltrain.exceptions import TrainingError
+from modeltrain.pipeline import TrainOptions, train
+from modeltrain.pipeline.features import plan_columns
+from modeltrain.pipeline.tasks import detect_task
+from tests.factories import classification_frame, regression_frame
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (["a", "b", "a"] * 10, Task.CLASSIFICATION),
+        ([True, False] * 15, Task.CLASSIFICATION),
+        ([0, 1, 2] * 10, Task.CLASSIFICATION),
+        ([0.0, 1.0] * 15, Task.CLASSIFICATION),
+        (list(range(30)), Task.REGRESSION),
+        ([0.5, 1.25, 3.0] * 10, Task.REGRESSION),
+    ],
+)
+def test_auto_task_follows_the_target(values, task):
+    assert detect_task(pd.Series(values)) == task
+
+
+def test_an_explicit_task_wins():
+    assert detect_task(pd.Series([0, 1] * 10), Task.REGRESSION) == Task.REGRESSION
+
+
+def test_constant_empty_and_id_like_columns_are_dropped_with_a_reason():
+    n = 100
+    X = pd.DataFrame(
+        {
+            "const": [1] * n,
+            "empty": [None] * n,
+            "id": [f"user-{i}" for i in range(n)],
+            "num": np.arange(n, dtype=float),
+            "cat": ["a", "b"] * (n // 2),
+        }
+    )
+    plan = plan_columns(X)
+    assert plan.numeric == ["num"] and plan.categorical == ["cat"]
+    assert set(plan.dropped) == {"const", "empty", "id"}
+    assert "identifier" in plan.dropped["id"]
+
+
+def test_a_classifier_learns_a_learnable_target_and_reports_held_out_metrics():
+    df = classification_frame(rows=400)
+    trained = train(df, TrainOptions(target="churn", time_budget=10))
+    assert trained.task == Task.CLASSIFICATION
+    assert trained.classes == ["no", "yes"]
+    assert trained.metrics["roc_auc"] > 0.85
+    assert {"accuracy", "balanced_accuracy", "f1_macro", "log_loss"} <= set(trained.metrics)
+    assert {row["estimator"] for row in trained.leaderboard} == {"lightgbm", "logistic_regression"}
+    # The registered pipeline takes raw rows, gaps included.
+    raw = pd.DataFrame({"age": [30.0], "income": [None], "city": [None]})
+    assert trained.pipeline.predict(raw)[0] in ("yes", "no")
+
+
+def test_a_regressor_is_chosen_for_a_continuous_target_by_default_the_last_column():
+    trained = train(regression_frame(rows=300), TrainOptions(time_budget=10))
+    assert trained.task == Task.REGRESSION and trained.target == "y"
+    assert trained.metrics["r2"] > 0.8 and {"rmse", "mae"} <= set(trained.metrics)
+
+
+def test_a_single_class_target_is_a_readable_training_error():
+    df = pd.DataFrame({"a": range(30), "y": ["only"] * 30})
+    with pytest.raises(TrainingError, match="single class"):
+        train(df, TrainOptions())
+
+
+def test_too_few_rows_with_a_target_is_a_readable_training_error():
+    df = pd.DataFrame({"a": range(30), "y": [None] * 25 + [1, 2, 1, 2, 1]})
+    with pytest.raises(TrainingError, match="5 usable rows"):
+        train(df, TrainOptions())
+
+
+def test_no_usable_feature_is_a_readable_training_error():
+    df = pd.DataFrame({"const": [1] * 40, "y": [0, 1] * 20})
+    with pytest.raises(TrainingError, match="no usable feature columns"):
+        train(df, TrainOptions())
