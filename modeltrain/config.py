@@ -35,11 +35,17 @@ class Settings(BaseSettings):
     max_chunk_bytes: int = Field(default=8_388_608, ge=1)  # bytes per chunk (8 MiB)
     upload_ttl_seconds: int = Field(default=3600, ge=10)  # seconds an unfinished upload is kept
     job_retention_seconds: int = Field(default=30 * 24 * 3600, ge=60)  # seconds a job is kept
+    max_uploads_in_flight: int = Field(default=200, ge=1)  # unfinished uploads at once
 
     # --- training ----------------------------------------------------------------------
     default_time_budget: float = Field(default=60.0, ge=1)  # seconds
     max_time_budget: float = Field(default=3600.0, ge=1)  # seconds
     train_threads: int = Field(default=0, ge=0)  # model threads per job; 0 = all cores
+    max_attempts: int = Field(default=2, ge=1)  # runs of one job when its worker is lost
+
+    # --- MLflow client: bounded so an outage fails a job within about two minutes ---------
+    mlflow_request_timeout: int = Field(default=15, ge=1)  # seconds per HTTP request
+    mlflow_request_retries: int = Field(default=2, ge=0)  # retries per HTTP request
 
     # --- API ---------------------------------------------------------------------------
     api_key: str | None = None
@@ -80,6 +86,16 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once."""
     return Settings()
+
+
+def apply_mlflow_client_settings(settings: Settings) -> None:
+    """MLflow's HTTP client reads its timeout and retries from the environment only."""
+    import os
+
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.mlflow_request_timeout)
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.mlflow_request_retries)
+    os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
+    os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_JITTER"] = "0.5"
 
 
 def child_environment(**overrides: str | None) -> dict[str, str]:

@@ -10,7 +10,7 @@ import redis
 from celery import Celery
 from mlflow import MlflowClient
 
-from modeltrain.config import Settings
+from modeltrain.config import Settings, apply_mlflow_client_settings
 from modeltrain.constants import CELERY_APP_NAME, CELERY_QUEUE, TRAIN_TASK_NAME
 from modeltrain.exceptions import ServiceUnavailable
 
@@ -43,6 +43,7 @@ def configure_mlflow(settings: Settings) -> str:
     """
     import mlflow
 
+    apply_mlflow_client_settings(settings)
     uri = tracking_uri(settings)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -50,6 +51,7 @@ def configure_mlflow(settings: Settings) -> str:
 
 
 def create_mlflow_client(settings: Settings) -> MlflowClient:
+    apply_mlflow_client_settings(settings)
     uri = tracking_uri(settings)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 

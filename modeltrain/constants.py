@@ -68,15 +68,36 @@ class Keys:
     def upload_data(self, job_id: str) -> str:  # string: the upload's bytes, appended in order
         return f"{self.prefix}:upload:{job_id}:data"
 
+    def uploads_in_flight(self) -> str:  # sorted set: upload ids scored by expiry (epoch s)
+        return f"{self.prefix}:uploads:inflight"
+
+    def lease(self, job_id: str) -> str:  # string: the worker holding a running job; has a TTL
+        return f"{self.prefix}:lease:{job_id}"
+
+    def running(self) -> str:  # set: ids of jobs in `running`, for the reaper
+        return f"{self.prefix}:jobs:running"
+
 
 # Celery task name (the API sends it by name, so it never imports the worker).
 TRAIN_TASK_NAME = "modeltrain.train_job"
 CELERY_APP_NAME = "celery-app"
 CELERY_QUEUE = "modeltrain"
 
+# Leases: a running job's worker refreshes its lease; a job whose lease lapsed lost its worker.
+LEASE_TTL_SECONDS = 30  # seconds a lease lives without a heartbeat
+HEARTBEAT_SECONDS = 5  # seconds between heartbeats
+REAPER_INTERVAL_SECONDS = 10  # seconds between scans for jobs whose worker was lost
+# Seconds a job may run beyond its time budget (loading, logging, registering) before Celery's
+# soft time limit stops it; the hard limit follows HARD_LIMIT_GRACE_SECONDS later.
+JOB_OVERHEAD_SECONDS = 600
+HARD_LIMIT_GRACE_SECONDS = 60
+
+CANCELLED_MESSAGE = "the job was cancelled on request"
+
 # Early CSV checks look at the start of the upload only.
 CSV_SNIFF_BYTES = 64 * 1024  # bytes
 MAX_COLUMNS = 2_000  # columns in a header
+MAX_FIELD_BYTES = 1_000_000  # bytes in one CSV field
 MIN_TRAIN_ROWS = 10  # rows with a usable target
 
 # `task=auto`: an integer target with at most this many distinct values is treated as classes.

@@ -7,6 +7,7 @@ from typing import Any
 
 class ModelTrainError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -32,6 +33,14 @@ class Conflict(ModelTrainError):
 
 class PayloadTooLarge(ModelTrainError):
     status_code = 413
+
+
+class TooManyRequests(ModelTrainError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int, **extra: Any) -> None:
+        super().__init__(message, retryAfter=retry_after, **extra)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class Unauthorized(ModelTrainError):

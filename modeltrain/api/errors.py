@@ -15,9 +15,13 @@ from modeltrain.exceptions import ModelTrainError
 log = logging.getLogger(__name__)
 
 
-def _error(status: int, message: str, **extra: object) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers or None)
 
 
 def _describe(err: dict) -> tuple[str, str]:
@@ -29,7 +33,7 @@ def _describe(err: dict) -> tuple[str, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ModelTrainError)
     async def _domain(_: Request, exc: ModelTrainError) -> JSONResponse:
-        return _error(exc.status_code, exc.message, **exc.extra)
+        return _error(exc.status_code, exc.message, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

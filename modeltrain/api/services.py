@@ -15,12 +15,13 @@ from modeltrain.connections import (
     create_mlflow_client,
     create_redis,
 )
-from modeltrain.constants import CELERY_QUEUE, TRAIN_TASK_NAME, Keys
+from modeltrain.constants import Keys
 from modeltrain.jobs import JobStore
 from modeltrain.registry import Registry
 from modeltrain.serving import ModelCache
 from modeltrain.uploads.service import UploadService
 from modeltrain.uploads.staging import UploadStaging
+from modeltrain.worker.dispatch import send_train_task
 
 
 @dataclass
@@ -46,8 +47,8 @@ class Services:
             client, keys, settings.max_upload_bytes, settings.upload_ttl_seconds
         )
 
-        def enqueue(job_id: str) -> None:
-            celery.send_task(TRAIN_TASK_NAME, args=[job_id], queue=CELERY_QUEUE, task_id=job_id)
+        def enqueue(job_id: str, time_budget: float) -> None:
+            send_train_task(celery, job_id, time_budget)
 
         return cls(
             settings=settings,

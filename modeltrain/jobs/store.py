@@ -14,39 +14,9 @@ from typing import Any
 import orjson
 import redis
 
-from modeltrain.constants import STAGE_PROGRESS, JobStatus, Keys, Stage
+from modeltrain.constants import CANCELLED_MESSAGE, STAGE_PROGRESS, JobStatus, Keys, Stage
+from modeltrain.jobs import scripts
 from modeltrain.jobs.models import Job, JobOptions
-
-# KEYS[1] job hash. ARGV: now, progress ('' = keep), ttl for terminal records (seconds),
-# status ('' = keep), then field/value pairs. Returns 1 updated, 0 missing, -1 already final.
-_UPDATE_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'completed' or status == 'failed' then return -1 end
-local progress = tonumber(ARGV[2])
-if progress then
-  local current = tonumber(redis.call('HGET', KEYS[1], 'progress') or '0')
-  if progress > current then redis.call('HSET', KEYS[1], 'progress', progress) end
-end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[4]) end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
-if ARGV[4] == 'completed' or ARGV[4] == 'failed' then
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-end
-return 1
-"""
-
-# KEYS[1] job hash. ARGV: now, progress, retention seconds, options json.
-# Moves an upload's job to `queued` exactly once; returns 1 when this call did it.
-_QUEUE_LUA = """
-if redis.call('HGET', KEYS[1], 'stage') ~= 'uploading' then return 0 end
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
-redis.call('HSET', KEYS[1], 'stage', 'queued', 'progress', ARGV[2], 'options', ARGV[4],
-           'updatedAt', ARGV[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return 1
-"""
 
 
 def _now_iso() -> str:
@@ -62,13 +32,18 @@ class JobStore:
         self._redis = client
         self._keys = keys
         self._retention = retention_seconds
-        self._update = client.register_script(_UPDATE_LUA)
-        self._queue = client.register_script(_QUEUE_LUA)
+        self._update = client.register_script(scripts.UPDATE)
+        self._queue = client.register_script(scripts.QUEUE)
+        self._claim = client.register_script(scripts.CLAIM)
+        self._heartbeat = client.register_script(scripts.HEARTBEAT)
+        self._requeue = client.register_script(scripts.REQUEUE_STALE)
 
     # --- create and read -----------------------------------------------------------------
-    def create(self, filename: str, options: JobOptions, ttl_seconds: int) -> Job:
+    def create(
+        self, filename: str, options: JobOptions, ttl_seconds: int, job_id: str | None = None
+    ) -> Job:
         """A new job in `pending/uploading`; it expires after ``ttl_seconds`` unless queued."""
-        job_id = new_job_id()
+        job_id = job_id or new_job_id()
         now = _now_iso()
         mapping = {
             "status": JobStatus.PENDING.value,
@@ -143,7 +118,10 @@ class JobStore:
             if isinstance(value, dict | list):
                 value = orjson.dumps(value).decode()
             args.extend([name, "" if value is None else value])
-        return self._update(keys=[self._keys.job(job_id)], args=args) == 1
+        return self._update(keys=self._job_keys(job_id), args=args) == 1
+
+    def _job_keys(self, job_id: str) -> list[str]:
+        return [self._keys.job(job_id), self._keys.lease(job_id), self._keys.running()]
 
     def touch_upload(self, job_id: str, ttl_seconds: int) -> None:
         """Keep an upload's job alive while chunks arrive."""
@@ -154,11 +132,31 @@ class JobStore:
         args = [_now_iso(), STAGE_PROGRESS[Stage.QUEUED], self._retention, options.to_json()]
         return self._queue(keys=[self._keys.job(job_id)], args=args) == 1
 
-    def start(self, job_id: str) -> bool:
-        if not self.update(job_id, status=JobStatus.RUNNING, stage=Stage.LOADING):
-            return False
-        self._redis.hincrby(self._keys.job(job_id), "attempts", 1)
-        return True
+    # --- leases: who runs a job, and noticing when that worker is gone -------------------
+    def claim(self, job_id: str, owner: str, lease_seconds: int, max_attempts: int) -> str:
+        """Take a job to run: 'claimed', or why not ('missing', 'finished', 'uploading',
+        'leased' by a live worker, 'exhausted' attempts: then the job is failed)."""
+        args = [
+            _now_iso(),
+            owner,
+            lease_seconds,
+            max_attempts,
+            STAGE_PROGRESS[Stage.LOADING],
+            self._retention,
+        ]
+        return self._claim(keys=self._job_keys(job_id), args=args).decode()
+
+    def heartbeat(self, job_id: str, owner: str, lease_seconds: int) -> str:
+        """'ok' while ``owner`` runs the job; 'finished' or 'lost' mean: stop working on it."""
+        keys = [self._keys.job(job_id), self._keys.lease(job_id)]
+        return self._heartbeat(keys=keys, args=[owner, lease_seconds]).decode()
+
+    def running_ids(self) -> list[str]:
+        return [i.decode() for i in self._redis.smembers(self._keys.running())]
+
+    def requeue_if_stale(self, job_id: str) -> bool:
+        """Put a running job whose lease lapsed back in the queue; True when this call did."""
+        return self._requeue(keys=self._job_keys(job_id), args=[_now_iso()]) == 1
 
     def progress(self, job_id: str, stage: Stage, progress: int | None = None) -> bool:
         return self.update(job_id, stage=stage, progress=progress)
@@ -176,6 +174,15 @@ class JobStore:
 
     def fail(self, job_id: str, error: str) -> bool:
         return self.update(job_id, status=JobStatus.FAILED, error=error)
+
+    def cancel(self, job_id: str) -> bool:
+        """End a job that has not finished as `failed`, saying it was cancelled. A queued job
+        then never starts; a running one stops at its next checkpoint."""
+        return self.update(job_id, status=JobStatus.FAILED, error=CANCELLED_MESSAGE, cancelled=1)
+
+    def set_fields(self, job_id: str, **values: Any) -> bool:
+        """Record fields (e.g. ``runId``) on a job that has not finished."""
+        return self.update(job_id, **values)
 
     def ping(self) -> bool:
         return bool(self._redis.ping())

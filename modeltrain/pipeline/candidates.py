@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +29,12 @@ class Candidate:
     fit_seconds: float
 
 
-def _deadline_callback(deadline: float):
-    """Stop boosting when the time budget is spent; the best iteration so far is kept."""
+def _deadline_callback(deadline: float, should_stop: Callable[[], bool] | None):
+    """Stop boosting when the time budget is spent (or the job must stop); the best iteration
+    so far is kept."""
 
     def _callback(env: lgb.callback.CallbackEnv) -> None:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or (should_stop is not None and should_stop()):
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
     _callback.order = 40  # type: ignore[attr-defined]
@@ -40,7 +42,13 @@ def _deadline_callback(deadline: float):
 
 
 def fit_lightgbm(
-    X: pd.DataFrame, y: pd.Series, task: Task, plan: ColumnPlan, deadline: float, threads: int
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: Task,
+    plan: ColumnPlan,
+    deadline: float,
+    threads: int,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Candidate:
     """LightGBM with early stopping on an inner validation split; keeps the best round count."""
     started = time.monotonic()
@@ -76,7 +84,7 @@ def fit_lightgbm(
             categorical_feature=cat_idx or "auto",
             callbacks=[
                 lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False),
-                _deadline_callback(deadline),
+                _deadline_callback(deadline, should_stop),
             ],
         )
     params["n_estimators"] = max(1, int(model.best_iteration_ or model.n_estimators_))

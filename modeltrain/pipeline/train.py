@@ -33,6 +33,7 @@ class TrainOptions:
     task: Task = Task.AUTO
     time_budget: float = 60.0  # seconds
     threads: int = 0  # 0 = all cores
+    should_stop: Callable[[], bool] | None = None  # asked between boosting rounds
 
 
 @dataclass
@@ -101,7 +102,9 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     for step, fit in enumerate(
         (
             lambda: cands.fit_linear(X_train, y_train, task, plan),
-            lambda: cands.fit_lightgbm(X_train, y_train, task, plan, deadline, options.threads),
+            lambda: cands.fit_lightgbm(
+                X_train, y_train, task, plan, deadline, options.threads, options.should_stop
+            ),
         )
     ):
         if fitted and time.monotonic() > deadline:

@@ -73,6 +73,43 @@ class Registry:
         except MlflowException:  # created by another worker in the meantime
             return self._client.get_experiment_by_name(self._experiment_name).experiment_id
 
+    def find_version(self, model_name: str, job_id: str) -> RegisteredModel | None:
+        """The version an earlier attempt of this job registered, if any."""
+        found = self._client.search_model_versions(
+            f"name='{model_name}' and tags.`{TAG_TRACKING_ID}` = '{job_id}'", max_results=1
+        )
+        if not found:
+            return None
+        return RegisteredModel(model_name, str(found[0].version), found[0].run_id)
+
+    def fail_open_runs(self, job_id: str) -> int:
+        """End the runs of earlier attempts of this job that were left RUNNING."""
+        runs = self._client.search_runs(
+            [self.experiment_id()],
+            filter_string=(
+                f"tags.`{TAG_TRACKING_ID}` = '{job_id}' and attributes.status = 'RUNNING'"
+            ),
+        )
+        for run in runs:
+            self._client.set_terminated(run.info.run_id, status="FAILED")
+        return len(runs)
+
+    def fail_orphan_runs(self, job_is_running) -> list[str]:  # noqa: ANN001 - callable(job_id)
+        """End runs left RUNNING by jobs that are no longer running (e.g. MLflow was down
+        when their job failed). Returns the ended run ids."""
+        experiment = self._client.get_experiment_by_name(self._experiment_name)
+        if experiment is None:
+            return []
+        ended = []
+        for run in self._client.search_runs(
+            [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
+        ):
+            job_id = run.data.tags.get(TAG_TRACKING_ID)
+            if job_id and not job_is_running(job_id):
+                self._client.set_terminated(run.info.run_id, status="FAILED")
+                ended.append(run.info.run_id)
+        return ended
+
     def log_and_register(
         self,
         trained: TrainedModel,
@@ -82,16 +119,25 @@ class Registry:
         filename: str,
         data: pd.DataFrame,
         raw_csv: bytes | None = None,
+        on_run_started=None,  # noqa: ANN001 - callable(run_id)
         on_stage=None,  # noqa: ANN001 - callable(stage_name)
     ) -> RegisteredModel:
+        """Log the run and register its model; exactly one version per job, also when the job
+        is run again after its worker was lost."""
+        existing = self.find_version(model_name, job_id)
+        if existing is not None:
+            log.info(
+                "registry.model.reused", extra=fields(model=model_name, version=existing.version)
+            )
+            return existing
         started = time.monotonic()
         tags = {TAG_TRACKING_ID: job_id, "modeltrain.filename": filename}
         with mlflow.start_run(
             experiment_id=self.experiment_id(), run_name=f"{model_name}-{job_id[:8]}", tags=tags
         ) as run:
+            if on_run_started:
+                on_run_started(run.info.run_id)
             self._log_run_contents(trained, data, raw_csv, filename)
-            if on_stage:
-                on_stage("registering")
             signature = infer_signature(
                 trained.input_example, trained.pipeline.predict(trained.input_example)
             )
@@ -102,21 +148,22 @@ class Registry:
                 input_example=trained.input_example,
                 pip_requirements=_pip_requirements(),
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
-                registered_model_name=model_name,
+            )
+            if on_stage:
+                on_stage("registering")
+            version = mlflow.register_model(
+                info.model_uri,
+                model_name,
                 await_registration_for=60,
-            )
-            version = str(info.registered_model_version)
-            self._client.set_model_version_tag(model_name, version, TAG_TRACKING_ID, job_id)
-            self._client.set_model_version_tag(
-                model_name, version, "modeltrain.primaryMetric", trained.primary_metric
-            )
+                tags={TAG_TRACKING_ID: job_id, "modeltrain.primaryMetric": trained.primary_metric},
+            ).version
         log.info(
             "registry.model.registered",
             extra=fields(
                 model=model_name, version=version, seconds=round(time.monotonic() - started, 3)
             ),
         )
-        return RegisteredModel(model_name, version, run.info.run_id)
+        return RegisteredModel(model_name, str(version), run.info.run_id)
 
     def _log_run_contents(
         self, trained: TrainedModel, data: pd.DataFrame, raw_csv: bytes | None, filename: str

@@ -10,7 +10,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from modeltrain.constants import MAX_COLUMNS
+from modeltrain.constants import MAX_COLUMNS, MAX_FIELD_BYTES
 from modeltrain.exceptions import InvalidCsv
 
 _MAGIC = {
@@ -101,4 +101,37 @@ def inspect_head(head: bytes, *, complete: bool, target: str | None) -> CsvForma
     rest = text[newline + 1 :] if newline >= 0 else ""
     if complete and not rest.strip():
         raise InvalidCsv("the file has a header but no data rows")
+    _check_rows(rest, delimiter, len(columns), complete=complete)
     return CsvFormat(encoding=encoding, delimiter=delimiter, columns=columns)
+
+
+def _check_rows(body: str, delimiter: str, width: int, *, complete: bool) -> None:
+    """Ragged rows, unclosed quotes and giant fields in the rows we have, by line number."""
+    if not complete:  # the last line may be cut off mid-row: leave it for the next chunk
+        cut = body.rfind("\n")
+        body = body[: cut + 1] if cut >= 0 else ""
+    reader = csv.reader(io.StringIO(body), delimiter=delimiter, strict=True)
+    previous = csv.field_size_limit(MAX_FIELD_BYTES)
+    try:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                line = reader.line_num + 1
+                if "field larger" in str(exc):
+                    raise InvalidCsv(
+                        f"line {line} has a field larger than {MAX_FIELD_BYTES} bytes"
+                    ) from None
+                if not complete and "end of data" in str(exc).lower():
+                    return  # a quoted field that goes on in the next chunk
+                if "end of data" in str(exc).lower() or "quote" in str(exc).lower():
+                    raise InvalidCsv(f"line {line}: a quoted field is never closed") from None
+                raise InvalidCsv(f"line {line} cannot be read as CSV: {exc}") from None
+            if row and len(row) != width and any(cell.strip() for cell in row):
+                raise InvalidCsv(
+                    f"line {reader.line_num + 1} has {len(row)} fields; the header has {width}"
+                )
+    finally:
+        csv.field_size_limit(previous)

@@ -3,6 +3,7 @@ queues the job when the last chunk lands. Framework-free; the API route only map
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from modeltrain.config import Settings
-from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, Stage, Task
+from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, JobStatus, Stage, Task
 from modeltrain.exceptions import (
     Conflict,
     InvalidCsv,
@@ -18,8 +19,10 @@ from modeltrain.exceptions import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
 )
 from modeltrain.jobs import Job, JobOptions, JobStore
+from modeltrain.jobs.store import new_job_id
 from modeltrain.logging import fields
 from modeltrain.registry.model_ids import safe_model_name
 from modeltrain.uploads.csv_format import inspect_head
@@ -28,6 +31,7 @@ from modeltrain.uploads.staging import ChunkOutcome, ChunkResult, UploadStaging
 log = logging.getLogger(__name__)
 
 # Control characters and bidirectional overrides are removed from display names.
+RETRY_AFTER_SECONDS = 5  # suggested wait when too many uploads are in flight
 _UNSAFE_DISPLAY = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -47,6 +51,7 @@ class ChunkRequest:
     task: str | None = None
     model_name: str | None = None
     time_budget: float | None = None
+    chunk_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class UploadService:
         settings: Settings,
         store: JobStore,
         staging: UploadStaging,
-        enqueue: Callable[[str], None],
+        enqueue: Callable[[str, float], None],
     ) -> None:
         self._settings = settings
         self._store = store
@@ -86,6 +91,15 @@ class UploadService:
         self._enqueue = enqueue
 
     def receive(self, req: ChunkRequest) -> ChunkReply:
+        if req.chunk_sha256 is not None:
+            digest = hashlib.sha256(req.data).hexdigest()
+            if digest != req.chunk_sha256.strip().lower():
+                raise InvalidInput(
+                    f"chunkSha256 does not match the chunk's bytes (they hash to {digest}); "
+                    "the chunk was not stored",
+                    field="chunkSha256",
+                    trackingId=req.tracking_id,
+                )
         if req.tracking_id is None:
             if req.chunk_index != 0:
                 raise InvalidInput(
@@ -118,13 +132,41 @@ class UploadService:
             status=job.status.value,
         )
 
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job that has not finished; its staged bytes are freed unless a worker is
+        running it (the worker frees them when it stops)."""
+        job = self._store.get(job_id)
+        if job is None:
+            raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
+        if not self._store.cancel(job_id):
+            current = self._store.get(job_id) or job
+            raise Conflict(
+                f"the job has already {current.status.value}; "
+                "only unfinished jobs can be cancelled",
+                trackingId=job_id,
+                status=current.status.value,
+            )
+        if job.status != JobStatus.RUNNING:
+            self._staging.discard(job_id)
+        log.info("job.cancelled", extra=fields(job_id=job_id))
+        return self._store.get(job_id) or job
+
     # --- steps ---------------------------------------------------------------------------
     def _begin(self, req: ChunkRequest) -> Job:
         options = self._options(req)
+        job_id = new_job_id()
+        if not self._staging.begin(job_id, req.total_chunks):
+            raise TooManyRequests(
+                f"too many uploads in progress (at most {self._settings.max_uploads_in_flight}); "
+                "try again shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
         job = self._store.create(
-            display_filename(req.filename), options, self._settings.upload_ttl_seconds
+            display_filename(req.filename),
+            options,
+            self._settings.upload_ttl_seconds,
+            job_id=job_id,
         )
-        self._staging.begin(job.id, req.total_chunks)
         log.info("upload.started", extra=fields(job_id=job.id, total_chunks=req.total_chunks))
         return job
 
@@ -216,8 +258,9 @@ class UploadService:
         if not self._store.mark_queued(job.id, job.options):
             return self._store.get(job.id) or current
         self._staging.keep(job.id, self._settings.job_retention_seconds)
+        self._staging.finished(job.id)
         try:
-            self._enqueue(job.id)
+            self._enqueue(job.id, job.options.time_budget)
         except Exception as exc:
             message = f"the job could not be queued: {exc}"
             self._store.fail(job.id, message)

@@ -8,6 +8,7 @@ and one Lua script checks and applies a chunk atomically, so two requests for th
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,6 +45,19 @@ return {'stored', received, size, total}
 """
 
 
+# KEYS: meta hash, in-flight sorted set. ARGV: now, ttl (s), total chunks, max in flight.
+# Starts an upload unless too many are unfinished; returns 1 started, 0 full.
+_BEGIN_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+local id = string.match(KEYS[1], ':upload:(.+):meta$')
+redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)
+redis.call('HSET', KEYS[1], 'total', ARGV[3], 'received', 0, 'bytes', 0)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+
+
 class ChunkOutcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # same index, same bytes: a client retry
@@ -68,19 +82,31 @@ class ChunkResult:
 
 
 class UploadStaging:
-    def __init__(self, client: redis.Redis, keys: Keys, max_bytes: int, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        max_bytes: int,
+        ttl_seconds: int,
+        max_in_flight: int = 1_000_000,
+    ) -> None:
         self._redis = client
         self._keys = keys
         self._max_bytes = max_bytes
         self._ttl = ttl_seconds
+        self._max_in_flight = max_in_flight
         self._append = client.register_script(_APPEND_LUA)
+        self._begin = client.register_script(_BEGIN_LUA)
 
-    def begin(self, upload_id: str, total_chunks: int) -> None:
-        meta = self._keys.upload_meta(upload_id)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(meta, mapping={"total": total_chunks, "received": 0, "bytes": 0})
-        pipe.expire(meta, self._ttl)
-        pipe.execute()
+    def begin(self, upload_id: str, total_chunks: int) -> bool:
+        """Start an upload; False when too many uploads are unfinished."""
+        keys = [self._keys.upload_meta(upload_id), self._keys.uploads_in_flight()]
+        args = [int(time.time()), self._ttl, total_chunks, self._max_in_flight]
+        return self._begin(keys=keys, args=args) == 1
+
+    def finished(self, upload_id: str) -> None:
+        """The upload no longer counts as in flight."""
+        self._redis.zrem(self._keys.uploads_in_flight(), upload_id)
 
     def append(self, upload_id: str, index: int, total: int, data: bytes) -> ChunkResult:
         sha = hashlib.sha256(data).hexdigest()
@@ -113,4 +139,7 @@ class UploadStaging:
         self._redis.delete(self._keys.upload_data(upload_id))
 
     def discard(self, upload_id: str) -> None:
-        self._redis.delete(self._keys.upload_data(upload_id), self._keys.upload_meta(upload_id))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._keys.upload_data(upload_id), self._keys.upload_meta(upload_id))
+        pipe.zrem(self._keys.uploads_in_flight(), upload_id)
+        pipe.execute()

@@ -1,20 +1,23 @@
 """The Celery app ``celery-app``: ``celery -A modeltrain.worker.app worker``.
 
 The app object is made at import (Celery needs a module attribute; making it does not connect).
-Clients are made per worker process after fork, in ``worker_process_init``.
+Clients are made per worker process after fork, in ``worker_process_init``; the reaper runs in
+the main process from ``worker_ready``.
 """
 
 from __future__ import annotations
 
 import logging
 
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutdown
 
 from modeltrain.config import get_settings
 from modeltrain.connections import create_celery_app
 from modeltrain.constants import TRAIN_TASK_NAME
 from modeltrain.logging import configure_logging
 from modeltrain.worker.context import WorkerContext
+from modeltrain.worker.dispatch import send_train_task
+from modeltrain.worker.reaper import Reaper
 from modeltrain.worker.runner import run_job
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,7 @@ celery_app = create_celery_app(settings)
 app = celery_app  # `celery -A modeltrain.worker.app` finds `app`
 
 _context: WorkerContext | None = None
+_reaper: Reaper | None = None
 
 
 @setup_logging.connect
@@ -38,6 +42,24 @@ def _init_process(**_: object) -> None:
     log.info("worker.process.ready")
 
 
+@worker_ready.connect
+def _start_reaper(**_: object) -> None:
+    global _reaper
+    ctx = WorkerContext.create(settings)
+    _reaper = Reaper(
+        ctx.store,
+        lambda job_id, budget: send_train_task(celery_app, job_id, budget),
+        ctx.registry,
+    )
+    _reaper.start()
+
+
+@worker_shutdown.connect
+def _stop_reaper(**_: object) -> None:
+    if _reaper is not None:
+        _reaper.stop()
+
+
 def _get_context() -> WorkerContext:
     global _context
     if _context is None:  # solo/threads pools do not send worker_process_init
@@ -46,5 +68,5 @@ def _get_context() -> WorkerContext:
 
 
 @celery_app.task(name=TRAIN_TASK_NAME)
-def train_job(job_id: str) -> None:
-    run_job(_get_context(), job_id)
+def train_job(job_id: str) -> str:
+    return run_job(_get_context(), job_id)

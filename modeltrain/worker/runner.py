@@ -4,16 +4,25 @@ current. The Celery task only calls this."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
+import uuid
 from typing import Any
 
-from modeltrain.constants import Stage
+import requests
+from celery.exceptions import SoftTimeLimitExceeded
+from mlflow.exceptions import MlflowException
+
+from modeltrain.constants import LEASE_TTL_SECONDS, Stage
 from modeltrain.exceptions import ModelTrainError
+from modeltrain.jobs import Job
 from modeltrain.logging import fields, job_id_var
 from modeltrain.pipeline import TrainedModel, TrainOptions, train
 from modeltrain.pipeline.loading import read_csv
 from modeltrain.registry import RegisteredModel
 from modeltrain.worker.context import WorkerContext
+from modeltrain.worker.lease import Heartbeat, JobStopped
 
 log = logging.getLogger(__name__)
 
@@ -38,37 +47,63 @@ def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str
     }
 
 
-def run_job(ctx: WorkerContext, job_id: str) -> None:
+def new_owner() -> str:
+    """Who runs this attempt: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def run_job(ctx: WorkerContext, job_id: str) -> str:
+    """Claim and run the job; returns what happened ('completed', 'failed', 'stopped', or why
+    the job was not claimed)."""
     token = job_id_var.set(job_id)
+    owner = new_owner()
     try:
-        _run(ctx, job_id)
+        claim = ctx.store.claim(job_id, owner, LEASE_TTL_SECONDS, ctx.settings.max_attempts)
+        if claim != "claimed":
+            log.info("job.not_claimed", extra=fields(reason=claim))
+            return claim
+        job = ctx.store.get(job_id)
+        if job is None:
+            return "missing"
+        with Heartbeat(ctx.store, job_id, owner) as heartbeat:
+            return _run(ctx, job, heartbeat)
     finally:
         job_id_var.reset(token)
 
 
-def _run(ctx: WorkerContext, job_id: str) -> None:
-    store, staging = ctx.store, ctx.staging
-    job = store.get(job_id)
-    if job is None or job.status.is_terminal:
-        log.info("job.skipped", extra=fields(reason="missing or finished"))
-        return
-    if not store.start(job_id):
-        return
+def _fail(ctx: WorkerContext, job_id: str, message: str) -> str:
+    ctx.store.fail(job_id, message[:2000])
+    log.info("job.failed", extra=fields(error=message[:300]))
+    return "failed"
+
+
+def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
+    store, job_id = ctx.store, job.id
     started = time.monotonic()
-    log.info("job.started", extra=fields(filename=job.filename))
+    log.info("job.started", extra=fields(filename=job.filename, attempt=job.attempts))
+
+    def report(stage: Stage, pct: int | None = None) -> None:
+        heartbeat.check()
+        if not store.progress(job_id, stage, pct):
+            raise JobStopped("the job was cancelled")
+
+    outcome = "failed"
     try:
-        data = staging.read(job_id)
+        data = ctx.staging.read(job_id)
         if data is None:
-            raise ModelTrainError("the uploaded file is no longer available (it expired)")
+            return _fail(ctx, job_id, "the uploaded file is no longer available (it expired)")
         df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
         options = TrainOptions(
             target=job.options.target,
             task=job.options.task,
             time_budget=job.options.time_budget,
             threads=ctx.settings.train_threads,
+            should_stop=heartbeat.stopped.is_set,
         )
-        trained = train(df, options, lambda stage, pct: store.progress(job_id, stage, pct))
-        store.progress(job_id, Stage.LOGGING)
+        trained = train(df, options, report)
+        report(Stage.LOGGING)
+        if job.attempts > 1:
+            ctx.registry.fail_open_runs(job_id)
         registered = ctx.registry.log_and_register(
             trained,
             model_name=job.options.model_name,
@@ -76,21 +111,45 @@ def _run(ctx: WorkerContext, job_id: str) -> None:
             filename=job.filename,
             data=df,
             raw_csv=data,
-            on_stage=lambda _: store.progress(job_id, Stage.REGISTERING),
+            on_run_started=lambda run_id: store.set_fields(job_id, runId=run_id),
+            on_stage=lambda _: report(Stage.REGISTERING),
         )
-        store.complete(job_id, build_result(trained, registered), registered.model_id)
-        log.info(
-            "job.completed",
-            extra=fields(
-                model_id=registered.model_id, seconds=round(time.monotonic() - started, 3)
-            ),
-        )
+        if store.complete(job_id, build_result(trained, registered), registered.model_id):
+            outcome = "completed"
+            log.info(
+                "job.completed",
+                extra=fields(
+                    model_id=registered.model_id, seconds=round(time.monotonic() - started, 3)
+                ),
+            )
+        else:
+            outcome = "stopped"
+        return outcome
+    except JobStopped as exc:
+        log.info("job.stopped", extra=fields(reason=str(exc)))
+        outcome = "stopped"
+        return outcome
     except ModelTrainError as exc:
-        store.fail(job_id, exc.message)
-        log.info("job.failed", extra=fields(error=exc.message))
+        return _fail(ctx, job_id, exc.message)
+    except SoftTimeLimitExceeded:
+        return _fail(
+            ctx,
+            job_id,
+            f"the job took too long: it was stopped after its time budget "
+            f"({job.options.time_budget:g} s) plus the allowance for loading and logging",
+        )
+    except (MlflowException, requests.RequestException) as exc:
+        detail = getattr(exc, "message", None) or str(exc)
+        return _fail(
+            ctx,
+            job_id,
+            f"the MLflow tracking server could not store the model "
+            f"({ctx.settings.mlflow_tracking_uri}): {detail}",
+        )
     except Exception as exc:  # the job must end with a reason, whatever went wrong
-        message = f"training failed unexpectedly: {type(exc).__name__}: {exc}"
-        store.fail(job_id, message[:2000])
         log.exception("job.failed.unexpected")
+        return _fail(ctx, job_id, f"training failed unexpectedly: {type(exc).__name__}: {exc}")
     finally:
-        staging.free_bytes(job_id)
+        current = store.get(job_id)
+        if current is None or current.status.is_terminal:
+            ctx.staging.free_bytes(job_id)

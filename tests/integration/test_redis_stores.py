@@ -33,7 +33,7 @@ def test_progress_never_goes_down_and_finished_jobs_never_change(store):
     job = store.create("a.csv", JobOptions(), ttl_seconds=60)
     assert store.mark_queued(job.id, JobOptions())
     assert not store.mark_queued(job.id, JobOptions()), "queued twice"
-    assert store.start(job.id)
+    assert store.claim(job.id, "w", 30, 2) == "claimed"
     store.progress(job.id, Stage.TRAINING, 50)
     store.progress(job.id, Stage.TRAINING, 30)
     assert store.get(job.id).progress == 50
@@ -45,7 +45,8 @@ def test_progress_never_goes_down_and_finished_jobs_never_change(store):
 
 def test_a_completed_job_holds_its_result_and_model_id(store):
     job = store.create("a.csv", JobOptions(target="y"), ttl_seconds=60)
-    store.start(job.id)
+    store.mark_queued(job.id, JobOptions(target="y"))
+    store.claim(job.id, "w", 30, 2)
     store.complete(job.id, {"metrics": {"r2": 0.9}}, "models:/m/3")
     done = store.get(job.id)
     assert done.status == JobStatus.COMPLETED and done.progress == 100
@@ -95,3 +96,82 @@ def test_of_two_simultaneous_requests_for_one_chunk_exactly_one_is_applied(stagi
         t.join()
     assert outcomes.count(ChunkOutcome.STORED) == 1
     assert len(staging.read("u3")) == 10
+
+
+def _queued(store: JobStore) -> str:
+    job = store.create("a.csv", JobOptions(), ttl_seconds=60)
+    store.mark_queued(job.id, JobOptions())
+    return job.id
+
+
+def test_only_one_worker_can_claim_a_job(store):
+    job_id = _queued(store)
+    assert store.claim(job_id, "w1", lease_seconds=30, max_attempts=2) == "claimed"
+    assert store.claim(job_id, "w2", lease_seconds=30, max_attempts=2) == "leased"
+    assert store.heartbeat(job_id, "w1", 30) == "ok"
+    assert store.heartbeat(job_id, "w2", 30) == "lost"
+    running = store.get(job_id)
+    assert running.status == JobStatus.RUNNING and running.attempts == 1
+
+
+def test_an_upload_still_in_progress_cannot_be_claimed(store):
+    job = store.create("a.csv", JobOptions(), ttl_seconds=60)
+    assert store.claim(job.id, "w1", lease_seconds=30, max_attempts=2) == "uploading"
+
+
+def test_a_job_whose_lease_lapsed_is_requeued_once_then_given_up(store, redis_client, keys):
+    job_id = _queued(store)
+    store.claim(job_id, "w1", lease_seconds=30, max_attempts=2)
+    assert not store.requeue_if_stale(job_id), "requeued while its lease was alive"
+    redis_client.delete(keys.lease(job_id))  # the worker died: no more heartbeats
+    assert store.requeue_if_stale(job_id)
+    assert not store.requeue_if_stale(job_id), "requeued twice"
+    assert store.get(job_id).status == JobStatus.PENDING
+    assert store.heartbeat(job_id, "w1", 30) == "lost"
+    assert store.claim(job_id, "w2", lease_seconds=30, max_attempts=2) == "claimed"
+    redis_client.delete(keys.lease(job_id))
+    assert store.requeue_if_stale(job_id)
+    assert store.claim(job_id, "w3", lease_seconds=30, max_attempts=2) == "exhausted"
+    failed = store.get(job_id)
+    assert failed.status == JobStatus.FAILED and "worker running this job was lost" in failed.error
+    assert job_id not in store.running_ids()
+
+
+def test_finishing_a_job_releases_its_lease(store, redis_client, keys):
+    job_id = _queued(store)
+    store.claim(job_id, "w1", lease_seconds=30, max_attempts=2)
+    store.complete(job_id, {}, "models:/m/1")
+    assert redis_client.exists(keys.lease(job_id)) == 0
+    assert job_id not in store.running_ids()
+    assert store.claim(job_id, "w2", lease_seconds=30, max_attempts=2) == "finished"
+
+
+def test_a_cancelled_job_tells_its_worker_to_stop(store):
+    job_id = _queued(store)
+    store.claim(job_id, "w1", lease_seconds=30, max_attempts=2)
+    assert store.cancel(job_id)
+    assert store.heartbeat(job_id, "w1", 30) == "finished"
+    assert not store.progress(job_id, Stage.TRAINING, 60)
+    assert not store.cancel(job_id), "a finished job was cancelled again"
+    assert "cancelled" in store.get(job_id).error
+
+
+def test_the_reaper_requeues_jobs_of_lost_workers(store, redis_client, keys):
+    from modeltrain.worker.reaper import Reaper
+
+    job_id = _queued(store)
+    store.claim(job_id, "w1", lease_seconds=30, max_attempts=2)
+    sent: list[str] = []
+    reaper = Reaper(store, lambda jid, budget: sent.append(jid))
+    assert reaper.reap_once() == []
+    redis_client.delete(keys.lease(job_id))
+    assert reaper.reap_once() == [job_id] and sent == [job_id]
+    assert reaper.reap_once() == []
+
+
+def test_uploads_in_flight_are_capped(redis_client, keys):
+    staging = UploadStaging(redis_client, keys, max_bytes=100, ttl_seconds=60, max_in_flight=2)
+    assert staging.begin("a", 1) and staging.begin("b", 1)
+    assert not staging.begin("c", 1)
+    staging.finished("a")
+    assert staging.begin("c", 1)

@@ -11,7 +11,9 @@ def test_a_plain_comma_csv_gives_its_columns():
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
 def test_the_delimiter_is_sniffed_from_the_header(delimiter):
-    head = delimiter.join(["a", "b", "c"]).encode() + b"\n1" + delimiter.encode() + b"2\n"
+    head = (
+        delimiter.join(["a", "b", "c"]) + "\n" + delimiter.join(["1", "2", "3"]) + "\n"
+    ).encode()
     assert inspect_head(head, complete=True, target=None).delimiter == delimiter
 
 
@@ -61,3 +63,31 @@ def test_files_that_cannot_be_a_usable_csv_are_refused(head, message):
 def test_an_unknown_target_names_the_columns():
     with pytest.raises(InvalidCsv, match="'z' is not in the header; columns are: a, b"):
         inspect_head(b"a,b\n1,2\n", complete=True, target="z")
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        (b"a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields; the header has 3"),
+        (b"a,b\n1,2\n3,4,5,6\n", "line 3 has 4 fields; the header has 2"),
+        (b'a,b\n1,"never closed\n2,3\n', "a quoted field is never closed"),
+        (b"a,b\n1," + b"x" * 1_000_001 + b"\n", "line 2 has a field larger than 1000000 bytes"),
+    ],
+)
+def test_broken_rows_are_refused_with_their_line_number(head, message):
+    with pytest.raises(InvalidCsv, match=message):
+        inspect_head(head, complete=True, target=None)
+
+
+def test_a_row_cut_at_the_end_of_an_unfinished_upload_is_not_an_error():
+    assert inspect_head(b'a,b\n1,2\n3,"multi\nline', complete=False, target=None) is not None
+    assert inspect_head(b"a,b,c\n1,2,3\n4,5", complete=False, target=None) is not None
+
+
+def test_blank_lines_and_a_final_newline_are_fine():
+    assert inspect_head(b"a,b\n1,2\n\n3,4\n", complete=True, target=None).columns == ["a", "b"]
+
+
+def test_quoted_fields_with_delimiters_and_newlines_count_as_one_field():
+    head = b'a,b\n"x, y",1\n"multi\nline",2\n'
+    assert inspect_head(head, complete=True, target=None).columns == ["a", "b"]

@@ -34,6 +34,7 @@ async def upload_chunk(
     task: Annotated[str | None, Form()] = None,
     modelName: Annotated[str | None, Form(max_length=1000)] = None,  # noqa: N803
     timeBudget: Annotated[float | None, Form()] = None,  # noqa: N803
+    chunkSha256: Annotated[str | None, Form(pattern=r"^\s*[0-9a-fA-F]{64}\s*$")] = None,  # noqa: N803
 ) -> JSONResponse:
     data = await chunk.read()
     request = ChunkRequest(
@@ -46,6 +47,7 @@ async def upload_chunk(
         task=task or None,
         model_name=modelName,
         time_budget=timeBudget,
+        chunk_sha256=chunkSha256,
     )
     reply = await run_in_threadpool(services.uploads.receive, request)
     return JSONResponse(reply.to_json(), status_code=202 if reply.queued else 200)
@@ -66,3 +68,8 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
 ) -> JSONResponse:
     return JSONResponse([job.to_summary() for job in services.store.list(status, limit)])
+
+
+@router.post("/{trackingId}/cancel", summary="Cancel a job that has not finished")
+def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:  # noqa: N803
+    return JSONResponse(services.uploads.cancel(trackingId).to_status())

@@ -1,0 +1,79 @@
+"""Reaper: notices jobs whose worker was lost (lease lapsed) and queues them again, and ends
+MLflow runs left RUNNING by jobs that are over. Runs as a thread in each worker's main process;
+every step is atomic in Redis, so several reapers never requeue one job twice."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from modeltrain.constants import REAPER_INTERVAL_SECONDS, JobStatus
+from modeltrain.jobs import JobStore
+from modeltrain.logging import fields
+from modeltrain.registry import Registry
+
+log = logging.getLogger(__name__)
+
+ORPHAN_RUN_SCAN_EVERY = 6  # reaper rounds between scans for orphaned MLflow runs
+
+
+class Reaper:
+    def __init__(
+        self,
+        store: JobStore,
+        requeue: Callable[[str, float], None],
+        registry: Registry | None = None,
+        interval: float = REAPER_INTERVAL_SECONDS,
+    ) -> None:
+        self._store = store
+        self._requeue = requeue
+        self._registry = registry
+        self._interval = interval
+        self._stop = threading.Event()
+        self._rounds = 0
+
+    def reap_once(self) -> list[str]:
+        """Requeue every running job whose lease lapsed; returns their ids."""
+        requeued = []
+        for job_id in self._store.running_ids():
+            if not self._store.requeue_if_stale(job_id):
+                continue
+            job = self._store.get(job_id)
+            if job is None:
+                continue
+            self._requeue(job_id, job.options.time_budget)
+            requeued.append(job_id)
+            log.warning("job.worker_lost.requeued", extra=fields(job_id=job_id))
+        return requeued
+
+    def end_orphan_runs(self) -> list[str]:
+        if self._registry is None:
+            return []
+
+        def running(job_id: str) -> bool:
+            job = self._store.get(job_id)
+            return job is not None and job.status in (JobStatus.RUNNING, JobStatus.PENDING)
+
+        ended = self._registry.fail_orphan_runs(running)
+        if ended:
+            log.info("registry.orphan_runs.ended", extra=fields(runs=len(ended)))
+        return ended
+
+    def run_forever(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.reap_once()
+                self._rounds += 1
+                if self._rounds % ORPHAN_RUN_SCAN_EVERY == 0:
+                    self.end_orphan_runs()
+            except Exception as exc:  # Redis or MLflow away for a while: try again next round
+                log.warning("reaper.round.failed", extra=fields(error=str(exc)[:300]))
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="reaper", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
