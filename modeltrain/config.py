@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     max_time_budget: float = Field(default=3600.0, ge=1)  # seconds
     train_threads: int = Field(default=0, ge=0)  # model threads per job; 0 = all cores
     max_attempts: int = Field(default=2, ge=1)  # runs of one job when its worker is lost
+    lease_seconds: int = Field(default=30, ge=3)  # a job's worker is lost after this silence
 
     # --- MLflow client: bounded so an outage fails a job within about two minutes ---------
     mlflow_request_timeout: int = Field(default=15, ge=1)  # seconds per HTTP request

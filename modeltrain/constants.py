@@ -83,10 +83,10 @@ TRAIN_TASK_NAME = "modeltrain.train_job"
 CELERY_APP_NAME = "celery-app"
 CELERY_QUEUE = "modeltrain"
 
-# Leases: a running job's worker refreshes its lease; a job whose lease lapsed lost its worker.
-LEASE_TTL_SECONDS = 30  # seconds a lease lives without a heartbeat
-HEARTBEAT_SECONDS = 5  # seconds between heartbeats
-REAPER_INTERVAL_SECONDS = 10  # seconds between scans for jobs whose worker was lost
+# Leases (length: the `lease_seconds` setting): a running job's worker refreshes its lease this
+# many times per lease length; the reaper looks for lapsed leases this many times per length.
+HEARTBEATS_PER_LEASE = 6
+REAPS_PER_LEASE = 3
 # Seconds a job may run beyond its time budget (loading, logging, registering) before Celery's
 # soft time limit stops it; the hard limit follows HARD_LIMIT_GRACE_SECONDS later.
 JOB_OVERHEAD_SECONDS = 600

@@ -43,3 +43,19 @@ def to_chunks(data: bytes, count: int) -> list[bytes]:
 def records(df: pd.DataFrame) -> list[dict]:
     """Rows as JSON-ready dicts, missing values as null."""
     return df.astype(object).where(df.notna(), None).to_dict(orient="records")
+
+
+def slow_frame(rows: int = 60_000, seed: int = 0) -> pd.DataFrame:
+    """A regression problem that keeps LightGBM boosting for many rounds (seconds on one
+    thread): for tests that need a job to be in the middle of training."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 12))
+    y = (
+        np.sin(X[:, 0] * 3) * X[:, 1]
+        + np.abs(X[:, 2] * X[:, 3])
+        + np.cos(X[:, 4] * X[:, 5] * 2)
+        + X[:, 6:].sum(axis=1) ** 2 / 10
+    )
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(12)]).round(4)
+    df["y"] = (y + rng.normal(0, 0.05, size=rows)).round(4)
+    return df

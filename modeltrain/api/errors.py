@@ -16,12 +16,16 @@ log = logging.getLogger(__name__)
 
 
 def _error(
-    status: int, message: str, headers: dict[str, str] | None = None, **extra: object
+    code: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> JSONResponse:
     headers = dict(headers or {})
-    if status == 401:
+    if code == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers or None)
+    body = {"error": message, **(extra or {})}
+    return JSONResponse(body, status_code=code, headers=headers or None)
 
 
 def _describe(err: dict) -> tuple[str, str]:
@@ -33,14 +37,16 @@ def _describe(err: dict) -> tuple[str, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ModelTrainError)
     async def _domain(_: Request, exc: ModelTrainError) -> JSONResponse:
-        return _error(exc.status_code, exc.message, exc.headers, **exc.extra)
+        return _error(exc.status_code, exc.message, exc.headers, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         described = [_describe(e) for e in exc.errors()]
         fields = [f for f, _ in described]
         message = "; ".join(m for _, m in described) or "invalid request"
-        return _error(422, message, field=fields[0] if fields else None, fields=fields)
+        return _error(
+            422, message, extra={"field": fields[0] if fields else None, "fields": fields}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -84,3 +84,15 @@ redis.call('HSET', KEYS[1], 'status', 'pending', 'stage', 'queued', 'updatedAt',
 redis.call('SREM', KEYS[3], id)
 return 1
 """
+
+# KEYS: job hash, lease, running set. ARGV: now, owner.
+# The worker running a job gives it back (it is shutting down); returns 1 when it did.
+HAND_BACK = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'pending', 'stage', 'queued', 'updatedAt', ARGV[1],
+  'worker', '')
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], string.match(KEYS[1], '[^:]+$'))
+return 1
+"""

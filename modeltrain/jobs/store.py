@@ -37,6 +37,7 @@ class JobStore:
         self._claim = client.register_script(scripts.CLAIM)
         self._heartbeat = client.register_script(scripts.HEARTBEAT)
         self._requeue = client.register_script(scripts.REQUEUE_STALE)
+        self._hand_back = client.register_script(scripts.HAND_BACK)
 
     # --- create and read -----------------------------------------------------------------
     def create(
@@ -174,6 +175,10 @@ class JobStore:
 
     def fail(self, job_id: str, error: str) -> bool:
         return self.update(job_id, status=JobStatus.FAILED, error=error)
+
+    def hand_back(self, job_id: str, owner: str) -> bool:
+        """``owner`` stops running the job without finishing it (shutdown): back to the queue."""
+        return self._hand_back(keys=self._job_keys(job_id), args=[_now_iso(), owner]) == 1
 
     def cancel(self, job_id: str) -> bool:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job

@@ -55,8 +55,10 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def inspect_head(head: bytes, *, complete: bool, target: str | None) -> CsvFormat | None:
-    """Check the start of an upload.
+def inspect_head(
+    head: bytes, *, complete: bool, target: str | None, header_cap: int | None = None
+) -> CsvFormat | None:
+    """Check the start of an upload; ``complete`` says the head is the whole file.
 
     Returns None when the header has not fully arrived yet (and the upload is not complete);
     raises InvalidCsv with a readable message when the file cannot be a usable CSV.
@@ -71,6 +73,8 @@ def inspect_head(head: bytes, *, complete: bool, target: str | None) -> CsvForma
     text, encoding = _decode(head)
     newline = text.find("\n")
     if newline < 0 and not complete:
+        if header_cap is not None and len(head) >= header_cap:
+            raise InvalidCsv(f"the header line is longer than {header_cap} bytes")
         return None
     header_line = text if newline < 0 else text[:newline]
     delimiter = _sniff_delimiter(header_line)

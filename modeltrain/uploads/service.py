@@ -238,8 +238,11 @@ class UploadService:
         if job.options.encoding is not None:
             return job
         head = self._staging.head(job.id, CSV_SNIFF_BYTES)
+        whole_file = result.complete and result.received_bytes <= len(head)
         try:
-            fmt = inspect_head(head, complete=result.complete, target=job.options.target)
+            fmt = inspect_head(
+                head, complete=whole_file, target=job.options.target, header_cap=CSV_SNIFF_BYTES
+            )
         except InvalidCsv as exc:
             self._staging.discard(job.id)
             self._store.fail(job.id, exc.message)

@@ -13,7 +13,7 @@ from celery.signals import setup_logging, worker_process_init, worker_ready, wor
 
 from modeltrain.config import get_settings
 from modeltrain.connections import create_celery_app
-from modeltrain.constants import TRAIN_TASK_NAME
+from modeltrain.constants import REAPS_PER_LEASE, TRAIN_TASK_NAME
 from modeltrain.logging import configure_logging
 from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.dispatch import send_train_task
@@ -38,18 +38,25 @@ def _setup_logging(**_: object) -> None:
 @worker_process_init.connect
 def _init_process(**_: object) -> None:
     global _context
-    _context = WorkerContext.create(settings)
+    _context = _create_context()
     log.info("worker.process.ready")
+
+
+def _create_context() -> WorkerContext:
+    return WorkerContext.create(
+        settings, requeue=lambda job_id, budget: send_train_task(celery_app, job_id, budget)
+    )
 
 
 @worker_ready.connect
 def _start_reaper(**_: object) -> None:
     global _reaper
-    ctx = WorkerContext.create(settings)
+    ctx = _create_context()
     _reaper = Reaper(
         ctx.store,
-        lambda job_id, budget: send_train_task(celery_app, job_id, budget),
+        ctx.requeue,
         ctx.registry,
+        interval=max(1.0, settings.lease_seconds / REAPS_PER_LEASE),
     )
     _reaper.start()
 
@@ -63,7 +70,7 @@ def _stop_reaper(**_: object) -> None:
 def _get_context() -> WorkerContext:
     global _context
     if _context is None:  # solo/threads pools do not send worker_process_init
-        _context = WorkerContext.create(settings)
+        _context = _create_context()
     return _context
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from modeltrain.config import Settings
@@ -18,9 +19,10 @@ class WorkerContext:
     store: JobStore
     staging: UploadStaging
     registry: Registry
+    requeue: Callable[[str, float], None]  # (job id, time budget): send the job to the queue
 
     @classmethod
-    def create(cls, settings: Settings) -> WorkerContext:
+    def create(cls, settings: Settings, requeue: Callable[[str, float], None]) -> WorkerContext:
         client = create_redis(settings)
         keys = Keys(settings.redis_prefix)
         configure_mlflow(settings)
@@ -31,4 +33,5 @@ class WorkerContext:
                 client, keys, settings.max_upload_bytes, settings.upload_ttl_seconds
             ),
             registry=Registry(create_mlflow_client(settings), settings.mlflow_experiment),
+            requeue=requeue,
         )

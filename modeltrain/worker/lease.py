@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from modeltrain.constants import HEARTBEAT_SECONDS, LEASE_TTL_SECONDS
+from modeltrain.constants import HEARTBEATS_PER_LEASE
 from modeltrain.jobs import JobStore
 from modeltrain.logging import fields
 
@@ -18,8 +18,10 @@ class JobStopped(Exception):
 
 
 class Heartbeat:
-    def __init__(self, store: JobStore, job_id: str, owner: str) -> None:
+    def __init__(self, store: JobStore, job_id: str, owner: str, lease_seconds: int) -> None:
         self._store = store
+        self._lease_seconds = lease_seconds
+        self._interval = max(0.5, lease_seconds / HEARTBEATS_PER_LEASE)
         self._job_id = job_id
         self._owner = owner
         self.stopped = threading.Event()  # set when the job must stop
@@ -43,9 +45,9 @@ class Heartbeat:
             raise JobStopped(self.reason)
 
     def _run(self) -> None:
-        while not self._done.wait(HEARTBEAT_SECONDS):
+        while not self._done.wait(self._interval):
             try:
-                state = self._store.heartbeat(self._job_id, self._owner, LEASE_TTL_SECONDS)
+                state = self._store.heartbeat(self._job_id, self._owner, self._lease_seconds)
             except Exception as exc:  # Redis away for a moment: the lease has slack
                 log.warning("job.heartbeat.failed", extra=fields(error=str(exc)))
                 continue

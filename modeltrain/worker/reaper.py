@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from modeltrain.constants import REAPER_INTERVAL_SECONDS, JobStatus
+from modeltrain.constants import JobStatus
 from modeltrain.jobs import JobStore
 from modeltrain.logging import fields
 from modeltrain.registry import Registry
@@ -24,7 +24,7 @@ class Reaper:
         store: JobStore,
         requeue: Callable[[str, float], None],
         registry: Registry | None = None,
-        interval: float = REAPER_INTERVAL_SECONDS,
+        interval: float = 10.0,
     ) -> None:
         self._store = store
         self._requeue = requeue

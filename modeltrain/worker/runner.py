@@ -14,7 +14,7 @@ import requests
 from celery.exceptions import SoftTimeLimitExceeded
 from mlflow.exceptions import MlflowException
 
-from modeltrain.constants import LEASE_TTL_SECONDS, Stage
+from modeltrain.constants import Stage
 from modeltrain.exceptions import ModelTrainError
 from modeltrain.jobs import Job
 from modeltrain.logging import fields, job_id_var
@@ -58,17 +58,32 @@ def run_job(ctx: WorkerContext, job_id: str) -> str:
     token = job_id_var.set(job_id)
     owner = new_owner()
     try:
-        claim = ctx.store.claim(job_id, owner, LEASE_TTL_SECONDS, ctx.settings.max_attempts)
+        lease = ctx.settings.lease_seconds
+        claim = ctx.store.claim(job_id, owner, lease, ctx.settings.max_attempts)
         if claim != "claimed":
             log.info("job.not_claimed", extra=fields(reason=claim))
             return claim
         job = ctx.store.get(job_id)
         if job is None:
             return "missing"
-        with Heartbeat(ctx.store, job_id, owner) as heartbeat:
+        with Heartbeat(ctx.store, job_id, owner, lease) as heartbeat:
             return _run(ctx, job, heartbeat)
+    except SystemExit:  # the pool process was told to stop (SIGTERM): give the job back
+        _hand_back(ctx, job_id, owner)
+        raise
     finally:
         job_id_var.reset(token)
+
+
+def _hand_back(ctx: WorkerContext, job_id: str, owner: str) -> None:
+    try:
+        if ctx.store.hand_back(job_id, owner):
+            job = ctx.store.get(job_id)
+            budget = job.options.time_budget if job else ctx.settings.default_time_budget
+            ctx.requeue(job_id, budget)
+            log.warning("job.handed_back")
+    except Exception:  # Redis away: the lease lapses and a reaper requeues the job
+        log.exception("job.hand_back.failed")
 
 
 def _fail(ctx: WorkerContext, job_id: str, message: str) -> str:

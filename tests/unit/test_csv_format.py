@@ -91,3 +91,8 @@ def test_blank_lines_and_a_final_newline_are_fine():
 def test_quoted_fields_with_delimiters_and_newlines_count_as_one_field():
     head = b'a,b\n"x, y",1\n"multi\nline",2\n'
     assert inspect_head(head, complete=True, target=None).columns == ["a", "b"]
+
+
+def test_a_header_longer_than_the_sniffed_head_is_refused():
+    with pytest.raises(InvalidCsv, match="header line is longer than 100 bytes"):
+        inspect_head(b"a," * 60, complete=False, target=None, header_cap=100)

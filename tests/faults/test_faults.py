@@ -1,0 +1,151 @@
+"""Faults on real processes: workers killed or stopped mid-job, Redis restarted, MLflow gone,
+jobs cancelled. The job must end completed or failed with a reason, never stay `running`."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.factories import classification_frame, slow_frame
+from tests.faults.stack import LEASE_SECONDS, FaultStack
+from tests.helpers import upload, wait_for_job
+
+pytestmark = pytest.mark.integration
+
+SLOW_CSV = slow_frame(rows=30_000).to_csv(index=False).encode()
+QUICK_CSV = classification_frame(rows=150).to_csv(index=False).encode()
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
+    from tests.conftest import ARTIFACTS
+
+    stack = FaultStack(tmp_path_factory.mktemp("faults"), ARTIFACTS / "logs").start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _wait_for(client, tracking_id: str, predicate, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/model-train/status/{tracking_id}").json()
+        if predicate(body):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met in {timeout} s: {body}")
+
+
+def _start_slow_job(client, name: str, budget: int = 10) -> str:
+    answers = upload(client, SLOW_CSV, filename=f"{name}.csv", timeBudget=budget, target="y")
+    assert answers[-1].status_code == 202, answers[-1].text
+    tracking_id = answers[0].json()["trackingId"]
+    _wait_for(client, tracking_id, lambda b: b["stage"] == "training" and b["progress"] >= 45)
+    return tracking_id
+
+
+def _versions_of(faults: FaultStack, tracking_id: str) -> list:
+    client = MlflowClient(tracking_uri=faults.mlflow_uri)
+    return client.search_model_versions(f"tags.`modeltrain.trackingId` = '{tracking_id}'")
+
+
+def test_a_worker_killed_mid_training_is_noticed_and_its_job_completes_once(faults):
+    with faults.http() as client:
+        tracking_id = _start_slow_job(client, "killed")
+        faults.kill_worker(faults.workers[0], signal.SIGKILL)
+        lost_at = time.monotonic()
+        faults.start_worker()
+        requeued = _wait_for(
+            client,
+            tracking_id,
+            lambda b: b["status"] != "running" or b["progress"] < 0,
+            timeout=4 * LEASE_SECONDS + 30,
+        )
+        assert time.monotonic() - lost_at < 60, "the lost worker was noticed too late"
+        assert requeued["status"] in ("pending", "completed", "running")
+        job = wait_for_job(client, tracking_id, timeout=120)
+    assert job["status"] == "completed", job["error"]
+    assert len(_versions_of(faults, tracking_id)) == 1
+
+
+def test_a_worker_told_to_stop_hands_its_job_back_at_once(faults):
+    with faults.http() as client:
+        tracking_id = _start_slow_job(client, "handed-back")
+        faults.kill_worker(faults.workers[0], signal.SIGTERM)
+        handed = client.get(f"/api/model-train/status/{tracking_id}").json()
+        assert handed["status"] == "pending" and handed["stage"] == "queued"
+        faults.start_worker()
+        job = wait_for_job(client, tracking_id, timeout=120)
+    assert job["status"] == "completed", job["error"]
+    assert len(_versions_of(faults, tracking_id)) == 1
+
+
+def test_a_queued_job_that_is_cancelled_never_starts(faults):
+    faults.kill_worker(faults.workers[0], signal.SIGTERM)
+    with faults.http() as client:
+        tracking_id = upload(client, QUICK_CSV, filename="cancel-queued.csv")[0].json()[
+            "trackingId"
+        ]
+        cancelled = client.post(f"/api/model-train/{tracking_id}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed"
+        faults.start_worker()
+        time.sleep(3)
+        job = client.get(f"/api/model-train/status/{tracking_id}").json()
+        again = client.post(f"/api/model-train/{tracking_id}/cancel")
+    assert job["status"] == "failed" and "cancelled" in job["error"]
+    assert job["progress"] < 10 and not _versions_of(faults, tracking_id)
+    assert again.status_code == 409 and again.json()["status"] == "failed"
+
+
+def test_a_running_job_that_is_cancelled_stops_and_registers_nothing(faults):
+    with faults.http() as client:
+        tracking_id = _start_slow_job(client, "cancel-running", budget=30)
+        started = time.monotonic()
+        assert client.post(f"/api/model-train/{tracking_id}/cancel").status_code == 200
+        # The worker notices at its next heartbeat and takes the next job.
+        quick = upload(client, QUICK_CSV, filename="after-cancel.csv")[0].json()["trackingId"]
+        assert wait_for_job(client, quick, timeout=60)["status"] == "completed"
+        assert time.monotonic() - started < 25, "the cancelled job kept the worker busy"
+        job = client.get(f"/api/model-train/status/{tracking_id}").json()
+    assert job["status"] == "failed" and "cancelled" in job["error"]
+    assert not _versions_of(faults, tracking_id)
+
+
+def test_jobs_survive_a_redis_restart_and_the_api_says_503_meanwhile(faults):
+    with faults.http() as client:
+        done = upload(client, QUICK_CSV, filename="before-restart.csv")[0].json()["trackingId"]
+        assert wait_for_job(client, done)["status"] == "completed"
+        faults.kill_worker(faults.workers[0], signal.SIGTERM)
+        queued = upload(client, QUICK_CSV, filename="queued.csv")[0].json()["trackingId"]
+
+        faults.redis.stop()
+        down = client.get(f"/api/model-train/status/{done}")
+        assert down.status_code == 503 and "Redis" in down.json()["error"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["redis"]["ok"] is False
+
+        faults.start_redis()
+        assert client.get(f"/api/model-train/status/{done}").json()["status"] == "completed"
+        assert client.get(f"/api/model-train/status/{queued}").json()["stage"] == "queued"
+        faults.start_worker()
+        assert wait_for_job(client, queued, timeout=90)["status"] == "completed"
+        assert client.get("/readyz").status_code == 200
+
+
+def test_mlflow_going_away_mid_job_fails_it_with_a_clear_error_in_time(faults):
+    with faults.http() as client:
+        tracking_id = _start_slow_job(client, "no-mlflow", budget=5)
+        faults.mlflow.stop()
+        stopped_at = time.monotonic()
+        try:
+            job = wait_for_job(client, tracking_id, timeout=150)
+        finally:
+            faults.start_mlflow()
+    assert job["status"] == "failed"
+    assert "MLflow tracking server could not store the model" in job["error"]
+    assert time.monotonic() - stopped_at < 120
