@@ -97,7 +97,7 @@ CANCELLED_MESSAGE = "the job was cancelled on request"
 # Early CSV checks look at the start of the upload only.
 CSV_SNIFF_BYTES = 64 * 1024  # bytes
 MAX_COLUMNS = 2_000  # columns in a header
-MAX_FIELD_BYTES = 1_000_000  # bytes in one CSV field
+MAX_FIELD_BYTES = CSV_SNIFF_BYTES  # bytes in one CSV field
 MIN_TRAIN_ROWS = 10  # rows with a usable target
 
 # `task=auto`: an integer target with at most this many distinct values is treated as classes.

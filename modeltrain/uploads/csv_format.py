@@ -105,14 +105,22 @@ def inspect_head(
     rest = text[newline + 1 :] if newline >= 0 else ""
     if complete and not rest.strip():
         raise InvalidCsv("the file has a header but no data rows")
-    _check_rows(rest, delimiter, len(columns), complete=complete)
+    head_full = header_cap is not None and len(head) >= header_cap
+    _check_rows(rest, delimiter, len(columns), complete=complete, head_full=head_full)
     return CsvFormat(encoding=encoding, delimiter=delimiter, columns=columns)
 
 
-def _check_rows(body: str, delimiter: str, width: int, *, complete: bool) -> None:
+def _check_rows(
+    body: str, delimiter: str, width: int, *, complete: bool, head_full: bool = False
+) -> None:
     """Ragged rows, unclosed quotes and giant fields in the rows we have, by line number."""
     if not complete:  # the last line may be cut off mid-row: leave it for the next chunk
         cut = body.rfind("\n")
+        if cut < 0 and head_full:
+            raise InvalidCsv(
+                f"line 2 is longer than {MAX_FIELD_BYTES} bytes; "
+                f"a field may be at most {MAX_FIELD_BYTES} bytes"
+            )
         body = body[: cut + 1] if cut >= 0 else ""
     reader = csv.reader(io.StringIO(body), delimiter=delimiter, strict=True)
     previous = csv.field_size_limit(MAX_FIELD_BYTES)

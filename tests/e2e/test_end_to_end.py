@@ -137,3 +137,27 @@ def test_predicting_with_probabilities_names_the_classes(stack):
     for probs, label in zip(body["probabilities"], body["predictions"], strict=True):
         assert sum(probs) == pytest.approx(1.0)
         assert body["classes"][probs.index(max(probs))] == label
+
+
+def test_prediction_inputs_are_checked_against_the_model_signature(stack):
+    df = regression_frame(rows=120, seed=5)
+    with stack.http() as client:
+        answers = upload(client, df.to_csv(index=False).encode(), filename="sig.csv", timeBudget=2)
+        model_id = wait_for_job(client, answers[0].json()["trackingId"])["modelId"]
+
+        def predict(**body):
+            return client.post("/api/model-inference/predict", json={"modelId": model_id, **body})
+
+        missing = predict(inputs=[{"x1": 1.0, "kind": "a"}])
+        assert missing.status_code == 422 and missing.json()["error"] == "missing columns: x2"
+        wrong = predict(inputs=[{"x1": "one", "x2": 2.0, "kind": "a"}])
+        assert wrong.status_code == 422 and "x1" in wrong.json()["error"]
+        proba = predict(inputs=[{"x1": 1.0, "x2": 2.0, "kind": "a"}], probabilities=True)
+        assert proba.status_code == 422 and "not a classifier" in proba.json()["error"]
+        extra = predict(inputs=[{"x1": 1, "x2": 2, "kind": "a", "ignored": "yes"}])
+        assert extra.status_code == 200 and len(extra.json()["predictions"]) == 1
+        unknown_version = client.post(
+            "/api/model-inference/predict",
+            json={"modelId": model_id.rsplit("/", 1)[0] + "/999", "inputs": [{"x1": 1}]},
+        )
+        assert unknown_version.status_code == 404

@@ -71,7 +71,7 @@ def test_an_unknown_target_names_the_columns():
         (b"a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields; the header has 3"),
         (b"a,b\n1,2\n3,4,5,6\n", "line 3 has 4 fields; the header has 2"),
         (b'a,b\n1,"never closed\n2,3\n', "a quoted field is never closed"),
-        (b"a,b\n1," + b"x" * 1_000_001 + b"\n", "line 2 has a field larger than 1000000 bytes"),
+        (b"a,b\n1," + b"x" * 70_000 + b"\n", "line 2 has a field larger than 65536 bytes"),
     ],
 )
 def test_broken_rows_are_refused_with_their_line_number(head, message):
@@ -91,6 +91,12 @@ def test_blank_lines_and_a_final_newline_are_fine():
 def test_quoted_fields_with_delimiters_and_newlines_count_as_one_field():
     head = b'a,b\n"x, y",1\n"multi\nline",2\n'
     assert inspect_head(head, complete=True, target=None).columns == ["a", "b"]
+
+
+def test_a_first_row_longer_than_the_sniffed_head_is_a_giant_field():
+    head = b"a,b\n1," + b"x" * 200
+    with pytest.raises(InvalidCsv, match="line 2 is longer than 65536 bytes"):
+        inspect_head(head, complete=False, target=None, header_cap=len(head))
 
 
 def test_a_header_longer_than_the_sniffed_head_is_refused():
