@@ -7,6 +7,7 @@ at import.
 from __future__ import annotations
 
 import redis
+import redis.asyncio
 from celery import Celery
 from mlflow import MlflowClient
 
@@ -23,6 +24,17 @@ def create_redis(settings: Settings) -> redis.Redis:
         socket_connect_timeout=5,
         health_check_interval=30,
         retry_on_timeout=True,
+    )
+
+
+def create_async_redis(settings: Settings) -> redis.asyncio.Redis:
+    """An asyncio Redis client for reads on the API's event loop.
+
+    ``socket_timeout=None`` (redis-py's asyncio default is 5 s): with a socket timeout it wraps
+    every send in ``asyncio.wait_for``, a task per command; callers bound their calls with the
+    cheaper ``asyncio.timeout`` instead."""
+    return redis.asyncio.Redis.from_url(
+        settings.redis_url, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
     )
 
 

@@ -65,7 +65,7 @@ class Keys:
     def upload_meta(self, job_id: str) -> str:  # hash: chunk bookkeeping of one upload
         return f"{self.prefix}:upload:{job_id}:meta"
 
-    def upload_data(self, job_id: str) -> str:  # string: the upload's bytes, appended in order
+    def upload_data(self, job_id: str) -> str:  # list: the upload's chunks, in order
         return f"{self.prefix}:upload:{job_id}:data"
 
     def uploads_in_flight(self) -> str:  # sorted set: upload ids scored by expiry (epoch s)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from modeltrain import __version__
-from modeltrain.api.deps import require_api_key
+from modeltrain.api.auth import ApiKeyMiddleware
 from modeltrain.api.errors import install_error_handlers
 from modeltrain.api.limits import UploadSizeLimit
+from modeltrain.api.request_ids import RequestIdMiddleware
 from modeltrain.api.routes import health, inference, models, training
 from modeltrain.api.services import Services
 from modeltrain.config import Settings, get_settings
-from modeltrain.logging import configure_logging, fields, request_id_var
+from modeltrain.logging import configure_logging, fields
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            services.close()
+            await services.aclose()
 
     app = FastAPI(
         title="Model Train Service",
@@ -46,34 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    secured = [Depends(require_api_key)]
-    app.include_router(training.router, dependencies=secured)
-    app.include_router(inference.router, dependencies=secured)
-    app.include_router(models.router, dependencies=secured)
+    app.include_router(training.router)
+    app.include_router(inference.router)
+    app.include_router(models.router)
     app.include_router(health.router)
+    training.install_fast_status_route(app)
 
-    @app.middleware("http")
-    async def request_ids(request: Request, call_next):  # noqa: ANN001, ANN202
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            request_id_var.reset(token)
-        response.headers["x-request-id"] = request_id
-        log.debug(
-            "api.request",
-            extra=fields(
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-                request_id=request_id,
-            ),
-        )
-        return response
-
+    if settings.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    app.add_middleware(RequestIdMiddleware)
     app.add_middleware(
         UploadSizeLimit, path="/api/model-train/start", max_bytes=settings.max_chunk_bytes
     )

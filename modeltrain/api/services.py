@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio
 from celery import Celery
 from mlflow import MlflowClient
 
 from modeltrain.config import Settings
 from modeltrain.connections import (
     configure_mlflow,
+    create_async_redis,
     create_celery_app,
     create_mlflow_client,
     create_redis,
 )
 from modeltrain.constants import Keys
-from modeltrain.jobs import JobStore
+from modeltrain.jobs import AsyncJobReader, JobStore
 from modeltrain.registry import Registry
 from modeltrain.serving import ModelCache
 from modeltrain.uploads.service import UploadService
@@ -28,9 +30,11 @@ from modeltrain.worker.dispatch import send_train_task
 class Services:
     settings: Settings
     redis: redis.Redis
+    async_redis: redis.asyncio.Redis
     celery: Celery
     mlflow: MlflowClient
     store: JobStore
+    jobs: AsyncJobReader
     uploads: UploadService
     registry: Registry
     models: ModelCache
@@ -50,17 +54,21 @@ class Services:
         def enqueue(job_id: str, time_budget: float) -> None:
             send_train_task(celery, job_id, time_budget)
 
+        async_client = create_async_redis(settings)
         return cls(
             settings=settings,
             redis=client,
+            async_redis=async_client,
             celery=celery,
             mlflow=mlflow_client,
             store=store,
+            jobs=AsyncJobReader(async_client, keys),
             uploads=UploadService(settings, store, staging, enqueue),
             registry=Registry(mlflow_client, settings.mlflow_experiment),
             models=ModelCache(mlflow_client, settings.model_cache_size),
         )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self.redis.close()
+        await self.async_redis.aclose()
         self.celery.close()

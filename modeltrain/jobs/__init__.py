@@ -1,6 +1,6 @@
 """The job store: the only code that reads or writes job records in Redis."""
 
 from modeltrain.jobs.models import Job, JobOptions
-from modeltrain.jobs.store import JobStore
+from modeltrain.jobs.store import AsyncJobReader, JobStore
 
-__all__ = ["Job", "JobOptions", "JobStore"]
+__all__ = ["AsyncJobReader", "Job", "JobOptions", "JobStore"]

@@ -6,6 +6,7 @@ Every status change goes through one Lua script, so that updates are atomic, a f
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 import redis
+import redis.asyncio
 
 from modeltrain.constants import CANCELLED_MESSAGE, STAGE_PROGRESS, JobStatus, Keys, Stage
 from modeltrain.jobs import scripts
@@ -25,6 +27,23 @@ def _now_iso() -> str:
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+class AsyncJobReader:
+    """Job reads for the API's event loop: status polls are the service's hottest path."""
+
+    def __init__(self, client: redis.asyncio.Redis, keys: Keys, timeout: float = 10.0) -> None:
+        self._redis = client
+        self._keys = keys
+        self._timeout = timeout  # seconds
+
+    async def get(self, job_id: str) -> Job | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                raw = await self._redis.hgetall(self._keys.job(job_id))
+        except TimeoutError:
+            raise redis.exceptions.TimeoutError("Redis did not answer in time") from None
+        return Job.from_hash(job_id, raw) if raw else None
 
 
 class JobStore:

@@ -116,7 +116,7 @@ def test_a_running_job_that_is_cancelled_stops_and_registers_nothing(faults):
     assert not _versions_of(faults, tracking_id)
 
 
-def test_jobs_survive_a_redis_restart_and_the_api_says_503_meanwhile(faults):
+def test_jobs_survive_a_redis_restart_the_api_says_503_meanwhile_and_all_reconnect(faults):
     with faults.http() as client:
         done = upload(client, QUICK_CSV, filename="before-restart.csv")[0].json()["trackingId"]
         assert wait_for_job(client, done)["status"] == "completed"
@@ -135,6 +135,12 @@ def test_jobs_survive_a_redis_restart_and_the_api_says_503_meanwhile(faults):
         faults.start_worker()
         assert wait_for_job(client, queued, timeout=90)["status"] == "completed"
         assert client.get("/readyz").status_code == 200
+
+        # The running worker and API reconnect by themselves after another restart.
+        faults.redis.stop()
+        faults.start_redis()
+        after = upload(client, QUICK_CSV, filename="after-restart.csv")[0].json()["trackingId"]
+        assert wait_for_job(client, after, timeout=90)["status"] == "completed"
 
 
 def test_mlflow_going_away_mid_job_fails_it_with_a_clear_error_in_time(faults):

@@ -1,0 +1,71 @@
+"""Starting the service's real processes for a benchmark (the same code `modeltrain up` uses)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modeltrain.config import child_environment
+from modeltrain.runtime.processes import ManagedProcess, free_port, http_ok, port_open
+from modeltrain.runtime.stack import api_process, mlflow_process, redis_process, worker_process
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class BenchStack:
+    run_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mt-bench-")))
+    processes: list[ManagedProcess] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    redis_url: str = ""
+    mlflow_uri: str = ""
+    api_url: str = ""
+
+    def start(self, workers: int = 1, **settings: str) -> BenchStack:
+        self.redis_url = f"redis://127.0.0.1:{free_port()}/0"
+        self._add(redis_process(self.redis_url, self.run_dir).start().wait_ready(20))
+        port = free_port()
+        self.mlflow_uri = f"http://127.0.0.1:{port}"
+        base = child_environment(PYTHONPATH=str(ROOT))
+        self._add(mlflow_process(port, self.run_dir, base).start().wait_ready(120))
+        self.env = child_environment(
+            MODELTRAIN_REDIS_URL=self.redis_url,
+            MLFLOW_TRACKING_URI=self.mlflow_uri,
+            MODELTRAIN_DATA_DIR=str(self.run_dir),
+            MODELTRAIN_LOG_LEVEL="WARNING",
+            PYTHONPATH=str(ROOT),
+            **settings,
+        )
+        logs = self.run_dir / "logs"
+        for i in range(workers):
+            proc = worker_process(self.env, self.redis_url, logs / f"worker{i}.log", name=f"b{i}")
+            self._add(proc.start().wait_ready(90))
+        api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{api_port}"
+        self._add(
+            api_process(self.env, "127.0.0.1", api_port, logs / "api.log").start().wait_ready(60)
+        )
+        return self
+
+    def start_bare(self) -> str:
+        port = free_port()
+        argv = [
+            sys.executable, "-m", "uvicorn", "bench.bare_app:app",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        ]  # fmt: skip
+        env = child_environment(BENCH_REDIS_URL=self.redis_url, PYTHONPATH=str(ROOT))
+        proc = ManagedProcess(
+            "bare", argv, env=env, cwd=ROOT,
+            ready=lambda: port_open("127.0.0.1", port) and http_ok(f"http://127.0.0.1:{port}/status/x"),
+        )  # fmt: skip
+        self._add(proc.start().wait_ready(30))
+        return f"http://127.0.0.1:{port}"
+
+    def _add(self, proc: ManagedProcess) -> None:
+        self.processes.append(proc)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
