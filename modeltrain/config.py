@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     api_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
     model_cache_size: int = Field(default=16, ge=1)  # loaded model versions kept per process
+    alias_ttl_seconds: float = Field(default=10.0, ge=0)  # seconds an alias's version is trusted
     max_predict_rows: int = Field(default=100_000, ge=1)  # rows per prediction request
 
     # --- logging -----------------------------------------------------------------------

@@ -10,10 +10,20 @@ import redis
 import redis.asyncio
 from celery import Celery
 from mlflow import MlflowClient
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from modeltrain.config import Settings, apply_mlflow_client_settings
 from modeltrain.constants import CELERY_APP_NAME, CELERY_QUEUE, TRAIN_TASK_NAME
 from modeltrain.exceptions import ServiceUnavailable
+
+# A command whose connection broke (e.g. Redis restarted) is tried again on a new connection.
+REDIS_RETRIES = 3
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=1.0, base=0.05), REDIS_RETRIES)
 
 
 def create_redis(settings: Settings) -> redis.Redis:
@@ -23,7 +33,8 @@ def create_redis(settings: Settings) -> redis.Redis:
         socket_timeout=10,
         socket_connect_timeout=5,
         health_check_interval=30,
-        retry_on_timeout=True,
+        retry=_retry(),
+        retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
     )
 
 
@@ -34,7 +45,12 @@ def create_async_redis(settings: Settings) -> redis.asyncio.Redis:
     every send in ``asyncio.wait_for``, a task per command; callers bound their calls with the
     cheaper ``asyncio.timeout`` instead."""
     return redis.asyncio.Redis.from_url(
-        settings.redis_url, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+        settings.redis_url,
+        socket_timeout=None,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), REDIS_RETRIES),
+        retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
     )
 
 

@@ -77,6 +77,9 @@ class Keys:
     def running(self) -> str:  # set: ids of jobs in `running`, for the reaper
         return f"{self.prefix}:jobs:running"
 
+    def model_events(self) -> str:  # pub/sub channel: "<name>/<version>" of new model versions
+        return f"{self.prefix}:events:models"
+
 
 # Celery task name (the API sends it by name, so it never imports the worker).
 TRAIN_TASK_NAME = "modeltrain.train_job"

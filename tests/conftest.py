@@ -103,6 +103,7 @@ def stack(redis_server: RedisServer, mlflow_server: str, run_dir: Path) -> Itera
         MODELTRAIN_MAX_CHUNK_BYTES="1000000",
         MODELTRAIN_DEFAULT_TIME_BUDGET="10",
         MODELTRAIN_MAX_TIME_BUDGET="15",  # fuzzed uploads cannot keep the worker busy long
+        MODELTRAIN_ALIAS_TTL_SECONDS="1",
         PYTHONPATH=str(ROOT),
     )
     logs = ARTIFACTS / "logs"

@@ -12,7 +12,9 @@ def wait_for_job(client: httpx.Client, tracking_id: str, timeout: float = 120) -
     deadline = time.monotonic() + timeout
     seen_progress = []
     while time.monotonic() < deadline:
-        body = client.get(f"/api/model-train/status/{tracking_id}").json()
+        answer = client.get(f"/api/model-train/status/{tracking_id}")
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
         seen_progress.append(body["progress"])
         if body["status"] in ("completed", "failed"):
             body["_progress_seen"] = seen_progress

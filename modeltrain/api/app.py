@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from modeltrain import __version__
 from modeltrain.api.auth import ApiKeyMiddleware
 from modeltrain.api.errors import install_error_handlers
 from modeltrain.api.limits import UploadSizeLimit
+from modeltrain.api.metrics import ApiMetrics, CacheCollector, JobsCollector, MetricsMiddleware
 from modeltrain.api.request_ids import RequestIdMiddleware
 from modeltrain.api.routes import health, inference, models, training
 from modeltrain.api.services import Services
@@ -31,10 +34,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.log_level, settings.log_format)
         services = await run_in_threadpool(Services.create, settings)
         app.state.services = services
+        metrics.add_collector(CacheCollector(services.models))
+        metrics.add_collector(JobsCollector(services.store))
+        warmer = asyncio.create_task(services.warmer.run(), name="model-warmer")
         log.info("api.started", extra=fields(mlflow=settings.mlflow_tracking_uri))
         try:
             yield
         finally:
+            warmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warmer
             await services.aclose()
 
     app = FastAPI(
@@ -43,7 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Upload a CSV in chunks, train a model, serve predictions from MLflow.",
         lifespan=lifespan,
     )
+    metrics = ApiMetrics()
     app.state.settings = settings
+    app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(training.router)
     app.include_router(inference.router)
@@ -54,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(
         UploadSizeLimit, path="/api/model-train/start", max_bytes=settings.max_chunk_bytes
     )

@@ -21,6 +21,7 @@ from modeltrain.constants import Keys
 from modeltrain.jobs import AsyncJobReader, JobStore
 from modeltrain.registry import Registry
 from modeltrain.serving import ModelCache
+from modeltrain.serving.warmup import ModelWarmer
 from modeltrain.uploads.service import UploadService
 from modeltrain.uploads.staging import UploadStaging
 from modeltrain.worker.dispatch import send_train_task
@@ -38,6 +39,7 @@ class Services:
     uploads: UploadService
     registry: Registry
     models: ModelCache
+    warmer: ModelWarmer
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -55,6 +57,9 @@ class Services:
             send_train_task(celery, job_id, time_budget)
 
         async_client = create_async_redis(settings)
+        models = ModelCache(
+            mlflow_client, settings.model_cache_size, alias_ttl=settings.alias_ttl_seconds
+        )
         return cls(
             settings=settings,
             redis=client,
@@ -65,7 +70,8 @@ class Services:
             jobs=AsyncJobReader(async_client, keys),
             uploads=UploadService(settings, store, staging, enqueue),
             registry=Registry(mlflow_client, settings.mlflow_experiment),
-            models=ModelCache(mlflow_client, settings.model_cache_size),
+            models=models,
+            warmer=ModelWarmer(async_client, keys.model_events(), models),
         )
 
     async def aclose(self) -> None:

@@ -113,6 +113,19 @@ class JobStore:
             start += page
         return jobs[:limit]
 
+    def count_by_status(self, limit: int = 100_000) -> dict[JobStatus, int]:
+        """How many known jobs are in each status (reads every record: for metrics)."""
+        ids = self._redis.zrevrange(self._keys.jobs_index(), 0, limit - 1)
+        pipe = self._redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hget(self._keys.job(job_id.decode()), "status")
+        counts: dict[JobStatus, int] = {}
+        for raw in pipe.execute():
+            if raw is not None:
+                status = JobStatus(raw.decode())
+                counts[status] = counts.get(status, 0) + 1
+        return counts
+
     # --- updates -------------------------------------------------------------------------
     def update(
         self,

@@ -21,8 +21,6 @@ from modeltrain.registry.model_ids import ModelRef
 
 log = logging.getLogger(__name__)
 
-ALIAS_TTL_SECONDS = 10.0  # how long an alias -> version answer is trusted
-
 
 @dataclass
 class LoadedModel:
@@ -87,22 +85,28 @@ class ModelCache:
         client: MlflowClient,
         max_size: int,
         loader: Callable[[MlflowClient, str, str], LoadedModel] = load_version,
+        alias_ttl: float = 10.0,
     ) -> None:
         self._client = client
+        self._alias_ttl = alias_ttl  # seconds an alias -> version answer is trusted
         self._max_size = max_size
         self._loader = loader
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
         self._aliases: dict[tuple[str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
+        # Counters read by /metrics.
+        self.hits = 0
+        self.misses = 0
         self.loads = 0
+        self.load_seconds: list[float] = []  # the latest loads' durations (cold starts)
 
     def resolve(self, ref: ModelRef) -> tuple[str, str]:
         if ref.version is not None:
             return ref.name, ref.version
         key = (ref.name, ref.alias or "")
         cached = self._aliases.get(key)
-        if cached and time.monotonic() - cached[1] < ALIAS_TTL_SECONDS:
+        if cached and time.monotonic() - cached[1] < self._alias_ttl:
             return ref.name, cached[0]
         try:
             mv = self._client.get_model_version_by_alias(ref.name, ref.alias)
@@ -113,13 +117,31 @@ class ModelCache:
         self._aliases[key] = (str(mv.version), time.monotonic())
         return ref.name, str(mv.version)
 
+    def peek(self, ref: ModelRef) -> LoadedModel | None:
+        """The loaded model when it is in the cache; no registry call, no waiting."""
+        if ref.version is None:
+            cached = self._aliases.get((ref.name, ref.alias or ""))
+            if not cached or time.monotonic() - cached[1] >= self._alias_ttl:
+                return None
+            key = (ref.name, cached[0])
+        else:
+            key = (ref.name, ref.version)
+        with self._lock:
+            model = self._models.get(key)
+            if model is not None:
+                self.hits += 1
+                self._models.move_to_end(key)
+            return model
+
     def get(self, ref: ModelRef) -> LoadedModel:
         key = self.resolve(ref)
         with self._lock:
             model = self._models.get(key)
             if model is not None:
+                self.hits += 1
                 self._models.move_to_end(key)
                 return model
+            self.misses += 1
             gate = self._loading.setdefault(key, threading.Lock())
         with gate:  # one load per version; the others wait for it
             with self._lock:
@@ -129,6 +151,7 @@ class ModelCache:
             model = self._loader(self._client, *key)
             with self._lock:
                 self.loads += 1
+                self.load_seconds = [*self.load_seconds[-99:], model.load_seconds]
                 self._models[key] = model
                 self._loading.pop(key, None)
                 while len(self._models) > self._max_size:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,28 @@ def frame_from_request(body: dict[str, Any], max_rows: int) -> pd.DataFrame:
         return pd.DataFrame.from_records(payload)
     except (ValueError, TypeError, AssertionError) as exc:
         raise InvalidInput(str(exc), field=key) from None
+
+
+def frame_from_csv(raw: bytes, max_rows: int) -> pd.DataFrame:
+    """Rows from a CSV body with a header line."""
+    if not raw.strip():
+        raise InvalidInput("the CSV body is empty", field="body")
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), encoding_errors="replace", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError, ValueError) as exc:
+        raise InvalidInput(f"the CSV body cannot be read: {exc}", field="body") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _check_rows(len(frame), max_rows, "body")
+    return frame
+
+
+def answer_as_csv(answer: dict[str, Any]) -> bytes:
+    """A prediction answer as CSV: a `prediction` column, and one `proba_<class>` column per
+    class when probabilities were asked for."""
+    out = pd.DataFrame({"prediction": answer["predictions"]})
+    for i, label in enumerate(answer.get("classes") or []):
+        out[f"proba_{label}"] = [row[i] for row in answer["probabilities"]]
+    return out.to_csv(index=False).encode()
 
 
 def _check_rows(rows: int, max_rows: int, field: str) -> None:

@@ -10,6 +10,7 @@ from modeltrain.connections import configure_mlflow, create_mlflow_client, creat
 from modeltrain.constants import Keys
 from modeltrain.jobs import JobStore
 from modeltrain.registry import Registry
+from modeltrain.serving.warmup import announce_model
 from modeltrain.uploads.staging import UploadStaging
 
 
@@ -20,6 +21,7 @@ class WorkerContext:
     staging: UploadStaging
     registry: Registry
     requeue: Callable[[str, float], None]  # (job id, time budget): send the job to the queue
+    announce: Callable[[str, str], None]  # (model name, version): a new version is registered
 
     @classmethod
     def create(cls, settings: Settings, requeue: Callable[[str, float], None]) -> WorkerContext:
@@ -34,4 +36,7 @@ class WorkerContext:
             ),
             registry=Registry(create_mlflow_client(settings), settings.mlflow_experiment),
             requeue=requeue,
+            announce=lambda name, version: announce_model(
+                client, keys.model_events(), name, version
+            ),
         )

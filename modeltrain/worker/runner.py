@@ -129,6 +129,10 @@ def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
             on_run_started=lambda run_id: store.set_fields(job_id, runId=run_id),
             on_stage=lambda _: report(Stage.REGISTERING),
         )
+        try:  # API processes load the version now, before clients hear of it
+            ctx.announce(registered.name, registered.version)
+        except Exception:  # not fatal: the first prediction loads it
+            log.warning("job.announce.failed", exc_info=True)
         if store.complete(job_id, build_result(trained, registered), registered.model_id):
             outcome = "completed"
             log.info(

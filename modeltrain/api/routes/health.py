@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
 
 from modeltrain.api.deps import get_services
+from modeltrain.api.metrics import CONTENT_TYPE
 from modeltrain.api.services import Services
 
 router = APIRouter(tags=["health"])
@@ -24,6 +25,11 @@ def _check(fn) -> dict[str, Any]:  # noqa: ANN001
         return {"ok": True}
     except Exception as exc:  # readiness reports any failure as text
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+@router.get("/metrics", summary="Prometheus metrics of this API process")
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/readyz", summary="Redis and MLflow answer; says whether a worker answers")

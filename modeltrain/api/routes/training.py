@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, Upl
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
@@ -82,8 +83,17 @@ def install_fast_status_route(app: FastAPI) -> None:
     Measured (bench/service.py): FastAPI's per-request machinery took about a quarter of a poll's
     time. The FastAPI route above stays for the OpenAPI schema and answers the same way; the
     app's middleware and error handlers apply to both."""
-    fast = Route(STATUS_PATH, job_status, methods=["GET"], include_in_schema=False)
+    fast = _PlainRoute(STATUS_PATH, job_status, methods=["GET"], include_in_schema=False)
     app.router.routes.insert(0, fast)
+
+
+class _PlainRoute(Route):
+    """A Starlette route that, like FastAPI's, leaves itself in ``scope["route"]`` (the metrics
+    middleware labels requests by its path template)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
 
 
 @router.get("/status", summary="All known jobs, newest first")
