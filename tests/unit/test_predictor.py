@@ -3,7 +3,7 @@ import pytest
 
 from modeltrain.exceptions import InvalidInput, PayloadTooLarge
 from modeltrain.serving.cache import LoadedModel
-from modeltrain.serving.predictor import conform, frame_from_request
+from modeltrain.serving.predictor import conform, frame_from_request, model_frame
 
 MODEL = LoadedModel(
     name="m",
@@ -19,8 +19,9 @@ def test_rows_come_from_inputs_records_or_split():
     rows = [{"age": 1, "city": "x"}]
     split = {"columns": ["age", "city"], "data": [[1, "x"]]}
     for body in ({"inputs": rows}, {"dataframe_records": rows}, {"dataframe_split": split}):
-        frame = frame_from_request(body, max_rows=10)
-        assert frame.to_dict(orient="records") == rows
+        got = frame_from_request(body, max_rows=10)
+        as_records = got if isinstance(got, list) else got.to_dict(orient="records")
+        assert as_records == rows
 
 
 @pytest.mark.parametrize(
@@ -57,3 +58,28 @@ def test_a_missing_required_column_is_named():
 def test_a_value_of_the_wrong_type_names_its_column():
     with pytest.raises(InvalidInput, match="age"):
         conform(pd.DataFrame([{"age": "old", "city": "x"}]), MODEL)
+
+
+def test_records_become_the_signature_frame_in_one_pass():
+    frame = model_frame([{"age": 3, "city": "x"}, {"age": "4.5"}, {"age": None, "city": 7}], MODEL)
+    assert list(frame.columns) == ["age", "city"]
+    assert frame["age"].tolist()[:2] == [3.0, 4.5] and pd.isna(frame["age"][2])
+    city = frame["city"].tolist()
+    assert city[0] == "x" and pd.isna(city[1]) and city[2] == "7"
+
+
+def test_records_with_text_in_a_number_column_name_it():
+    with pytest.raises(InvalidInput, match="age"):
+        model_frame([{"age": "old"}], MODEL)
+
+
+def test_records_without_a_required_column_name_it():
+    with pytest.raises(InvalidInput, match="missing columns: age"):
+        model_frame([{"city": "x"}], MODEL)
+
+
+def test_records_and_csv_rows_become_the_same_frame():
+    rows = [{"age": 30, "city": None}, {"age": 40.5, "city": "x"}]
+    from_records = model_frame(rows, MODEL)
+    from_csv = model_frame(pd.DataFrame(rows), MODEL)
+    pd.testing.assert_frame_equal(from_records, from_csv)

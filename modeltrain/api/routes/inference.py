@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
+import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +16,16 @@ from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
 from modeltrain.exceptions import InvalidInput
 from modeltrain.registry import parse_model_id
-from modeltrain.serving import answer_as_csv, frame_from_csv, frame_from_request, predict
+from modeltrain.serving import LoadedModel, answer_as_csv, frame_from_csv, frame_from_request
+from modeltrain.serving.batching import MicroBatcher
+from modeltrain.serving.predictor import (
+    SMALL_REQUEST_ROWS,
+    Rows,
+    answer,
+    check_probabilities,
+    model_frame,
+    run_model,
+)
 
 router = APIRouter(prefix="/api/model-inference", tags=["inference"])
 
@@ -41,16 +52,8 @@ REQUEST_BODY = {
 }
 
 
-def _predict(services: Services, body: dict[str, Any], frame=None) -> dict[str, Any]:  # noqa: ANN001
-    ref = parse_model_id(body.get("modelId", ""))
-    if frame is None:
-        frame = frame_from_request(body, services.settings.max_predict_rows)
-    model = services.models.get(ref)
-    return predict(model, frame, probabilities=bool(body.get("probabilities", False)))
-
-
-async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], Any]:
-    """The request as (JSON-like body, frame or None): JSON, or a CSV body with `modelId` (and
+async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], Rows]:
+    """The request as (JSON-like body, rows): JSON, or a CSV body with `modelId` (and
     `probabilities`) in the query string."""
     raw = await request.body()
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -71,7 +74,25 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], A
         raise InvalidInput("the body must be a JSON object", field="body")
     if "modelId" not in body:
         raise InvalidInput("modelId is required", field="modelId")
-    return body, None
+    return body, frame_from_request(body, max_rows)
+
+
+async def _model(services: Services, model_id: Any) -> LoadedModel:
+    ref = parse_model_id(model_id)
+    model = services.models.peek(ref)  # a loaded version: no thread hop
+    return model if model is not None else await run_in_threadpool(services.models.get, ref)
+
+
+def _batcher(model: LoadedModel) -> MicroBatcher:
+    if model.batcher is None:
+        model.batcher = MicroBatcher(partial(run_model, model))
+    return model.batcher
+
+
+async def _frame(rows: Rows, model: LoadedModel) -> pd.DataFrame:
+    if isinstance(rows, list) and len(rows) <= SMALL_REQUEST_ROWS:
+        return model_frame(rows, model)  # microseconds: stay on the event loop
+    return await run_in_threadpool(model_frame, rows, model)
 
 
 @router.post(
@@ -82,15 +103,20 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], A
 async def predict_route(
     request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
-    body, frame = await _read_body(request, services.settings.max_predict_rows)
+    body, rows = await _read_body(request, services.settings.max_predict_rows)
     started = time.perf_counter()
-    answer = await run_in_threadpool(_predict, services, body, frame)
+    model = await _model(services, body.get("modelId", ""))
+    probabilities = bool(body.get("probabilities", False))
+    if probabilities:
+        check_probabilities(model)
+    data = await _frame(rows, model)
+    result = answer(model, *await _batcher(model).submit(data, probabilities))
     metrics = request.app.state.metrics
-    label = answer["modelId"].removeprefix("models:/")
+    label = model.model_id.removeprefix("models:/")
     metrics.predict.labels(label).observe(time.perf_counter() - started)
-    metrics.rows.labels(label).inc(len(answer["predictions"]))
+    metrics.rows.labels(label).inc(len(result["predictions"]))
     if "text/csv" in request.headers.get("accept", ""):
-        return Response(answer_as_csv(answer), media_type="text/csv")
+        return Response(answer_as_csv(result), media_type="text/csv")
     return Response(
-        orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+        orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
     )

