@@ -1,4 +1,5 @@
-"""The `modeltrain` command: `up` (everything on one machine), `api`, `worker`."""
+"""The `modeltrain` command: `up` (everything on one machine), `api`, `worker`; and, over the
+HTTP API, `train`, `status`, `models`, `predict`."""
 
 from __future__ import annotations
 
@@ -133,6 +134,10 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     worker.add_argument("--name", help="Celery node name, e.g. worker1@%%h")
     worker.add_argument("--concurrency", type=int, help="jobs at once (default: setting)")
     worker.set_defaults(func=cmd_worker)
+
+    from modeltrain.client.commands import add_client_commands
+
+    add_client_commands(sub, settings)
     return parser
 
 

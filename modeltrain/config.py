@@ -28,6 +28,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MODELTRAIN_MLFLOW_TRACKING_URI"),
     )
     mlflow_experiment: str = "modeltrain"
+    mlflow_ui_url: str | None = None  # MLflow UI as browsers reach it (default: tracking URI)
     data_dir: Path = Path("./.modeltrain-data")
 
     # --- uploads -----------------------------------------------------------------------
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     # --- MLflow client: bounded so an outage fails a job within about two minutes ---------
     mlflow_request_timeout: int = Field(default=15, ge=1)  # seconds per HTTP request
     mlflow_request_retries: int = Field(default=2, ge=0)  # retries per HTTP request
+
+    # --- clients (the `modeltrain train|status|models|predict` commands) -------------------
+    url: str = "http://127.0.0.1:8000"  # the service they talk to
 
     # --- API ---------------------------------------------------------------------------
     api_key: str | None = None

@@ -108,5 +108,7 @@ MAX_AUTO_CLASSES = 20
 
 MAX_FILENAME_CHARS = 255  # characters kept of a display file name
 MAX_MODEL_NAME_CHARS = 100  # characters in a registered model name
+EVENTS_POLL_SECONDS = 0.5  # how often an events stream looks at its job
+EVENTS_KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing a stream
 DEFAULT_LIST_LIMIT = 100  # jobs in GET /status when no limit is given
 MAX_LIST_LIMIT = 1000

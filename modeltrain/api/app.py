@@ -20,6 +20,7 @@ from modeltrain.api.metrics import ApiMetrics, CacheCollector, JobsCollector, Me
 from modeltrain.api.request_ids import RequestIdMiddleware
 from modeltrain.api.routes import health, inference, models, training
 from modeltrain.api.services import Services
+from modeltrain.api.web import install_web
 from modeltrain.config import Settings, get_settings
 from modeltrain.logging import configure_logging, fields
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(health.router)
     training.install_fast_status_route(app)
+    install_web(app)
 
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)

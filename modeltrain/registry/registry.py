@@ -53,6 +53,7 @@ class RegisteredModel:
     name: str
     version: str
     run_id: str
+    experiment_id: str | None = None
 
     @property
     def model_id(self) -> str:
@@ -163,7 +164,7 @@ class Registry:
                 model=model_name, version=version, seconds=round(time.monotonic() - started, 3)
             ),
         )
-        return RegisteredModel(model_name, str(version), run.info.run_id)
+        return RegisteredModel(model_name, str(version), run.info.run_id, run.info.experiment_id)
 
     def _log_run_contents(
         self, trained: TrainedModel, data: pd.DataFrame, raw_csv: bytes | None, filename: str

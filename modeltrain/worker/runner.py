@@ -42,6 +42,7 @@ def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str
         "classes": trained.classes,
         "trainSeconds": round(trained.train_seconds, 3),
         "runId": registered.run_id,
+        "experimentId": registered.experiment_id,
         "modelName": registered.name,
         "modelVersion": registered.version,
     }

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
-from modeltrain.constants import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, JobStatus
+from modeltrain.constants import (
+    DEFAULT_LIST_LIMIT,
+    EVENTS_KEEPALIVE_SECONDS,
+    EVENTS_POLL_SECONDS,
+    MAX_LIST_LIMIT,
+    JobStatus,
+)
 from modeltrain.exceptions import NotFound
 from modeltrain.uploads.service import ChunkRequest
 
@@ -94,6 +102,43 @@ class _PlainRoute(Route):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self
         await super().handle(scope, receive, send)
+
+
+@router.get(
+    "/events/{trackingId}",
+    summary="Server-sent events: the job's status document whenever it changes, until it ends",
+    response_class=StreamingResponse,
+)
+async def job_events(trackingId: str, request: Request, services: ServicesDep) -> Response:  # noqa: N803
+    if await services.jobs.get(trackingId) is None:
+        raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
+
+    async def stream() -> AsyncIterator[bytes]:
+        last = None
+        quiet = 0.0
+        while not await request.is_disconnected():
+            job = await services.jobs.get(trackingId)
+            if job is None:
+                yield b"event: gone\ndata: {}\n\n"
+                return
+            doc = job.to_status()
+            key = (doc["updatedAt"], doc["progress"], doc["status"], doc["stage"])
+            if key != last:
+                last, quiet = key, 0.0
+                yield b"event: status\ndata: " + orjson.dumps(doc) + b"\n\n"
+            elif quiet >= EVENTS_KEEPALIVE_SECONDS:
+                quiet = 0.0
+                yield b": keep-alive\n\n"
+            if job.status.is_terminal:
+                return
+            await asyncio.sleep(EVENTS_POLL_SECONDS)
+            quiet += EVENTS_POLL_SECONDS
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/status", summary="All known jobs, newest first")

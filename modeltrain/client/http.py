@@ -1,0 +1,132 @@
+"""ServiceClient: chunked uploads with retries, job status, models and predictions over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEFAULT_CHUNK_BYTES = 1024 * 1024  # bytes per upload chunk
+RETRIES = 4  # tries per chunk on network errors and 5xx answers
+FINISHED = ("completed", "failed")
+
+
+class ServiceError(Exception):
+    """The service refused or failed a request; the message is its `error`."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServiceClient:
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 60.0) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- requests ------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for attempt in range(RETRIES):
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == RETRIES - 1:
+                    raise ServiceError(f"cannot reach {self._http.base_url}: {exc}") from exc
+                time.sleep(0.5 * 2**attempt)
+                continue
+            if response.status_code >= 500 and attempt < RETRIES - 1:
+                time.sleep(0.5 * 2**attempt)
+                continue
+            if response.status_code >= 400:
+                try:
+                    message = response.json().get("error", response.text)
+                except ValueError:
+                    message = response.text
+                raise ServiceError(message, response.status_code)
+            return response
+        raise AssertionError("unreachable")
+
+    def upload(
+        self,
+        path: Path,
+        *,
+        target: str | None = None,
+        task: str | None = None,
+        model_name: str | None = None,
+        time_budget: float | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send the file in ordered chunks (each retried as the protocol allows); returns the
+        last answer (with `trackingId` and `status`)."""
+        data = path.read_bytes()
+        total = max(1, -(-len(data) // chunk_bytes))
+        options = {"target": target, "task": task, "modelName": model_name}
+        if time_budget is not None:
+            options["timeBudget"] = str(time_budget)
+        tracking_id: str | None = None
+        answer: dict[str, Any] = {}
+        for index in range(total):
+            part = data[index * chunk_bytes : (index + 1) * chunk_bytes]
+            form = {
+                "filename": path.name,
+                "chunkIndex": str(index),
+                "totalChunks": str(total),
+                "chunkSha256": hashlib.sha256(part).hexdigest(),
+            }
+            if tracking_id:
+                form["trackingId"] = tracking_id
+            else:
+                form.update({k: v for k, v in options.items() if v is not None})
+            response = self._request(
+                "POST", "/api/model-train/start", data=form, files={"chunk": (path.name, part)}
+            )
+            answer = response.json()
+            tracking_id = answer["trackingId"]
+            if on_progress:
+                on_progress(answer["receivedBytes"], len(data))
+        return answer
+
+    def job(self, tracking_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/model-train/status/{tracking_id}").json()
+
+    def jobs(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return self._request("GET", "/api/model-train/status", params=params).json()
+
+    def follow(self, tracking_id: str, interval: float = 0.5) -> Iterator[dict[str, Any]]:
+        """The job's status until it finishes (polling)."""
+        while True:
+            job = self.job(tracking_id)
+            yield job
+            if job["status"] in FINISHED:
+                return
+            time.sleep(interval)
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/api/models").json()
+
+    def predict_csv(self, model_id: str, csv: bytes, probabilities: bool = False) -> bytes:
+        """Predictions for a CSV file, as CSV."""
+        return self._request(
+            "POST",
+            "/api/model-inference/predict",
+            params={"modelId": model_id, "probabilities": str(probabilities).lower()},
+            content=csv,
+            headers={"content-type": "text/csv", "accept": "text/csv"},
+        ).content

@@ -1,0 +1,290 @@
+// Model Train Service web page: plain JavaScript, no build step, no external files.
+"use strict";
+
+const MAX_FILE_BYTES = 25 * 1000 * 1000; // the page caps at 25 MB: below the server's 25 MiB
+const CHUNK_BYTES = 1024 * 1024;
+const RETRIES = 4;
+const $ = (id) => document.getElementById(id);
+let info = null;
+let stopWatching = () => {};
+
+// --- HTTP ------------------------------------------------------------------------------------
+function headers(extra = {}) {
+  const key = localStorage.getItem("modeltrain.apiKey");
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: headers(options.headers || {}) });
+  if (response.status === 401) {
+    showAuth();
+    throw new Error("this service wants an API key");
+  }
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new Error((body && body.error) || `HTTP ${response.status}`);
+  return body;
+}
+
+async function withRetries(send) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await send();
+      if (response.status < 500 || attempt >= RETRIES - 1) return response;
+    } catch (error) { // network error: try again, as the upload protocol allows
+      if (attempt >= RETRIES - 1) throw error;
+    }
+    await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+  }
+}
+
+// --- views -----------------------------------------------------------------------------------
+function show(view) {
+  for (const section of document.querySelectorAll("main > section")) section.hidden = true;
+  $(`view-${view}`).hidden = false;
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === view);
+}
+
+function showAuth() {
+  $("auth").hidden = false;
+}
+
+$("auth-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  localStorage.setItem("modeltrain.apiKey", $("api-key").value);
+  $("auth").hidden = true;
+  route();
+});
+
+function table(element, columns, rows) {
+  element.replaceChildren();
+  const head = element.createTHead().insertRow();
+  for (const c of columns) head.appendChild(Object.assign(document.createElement("th"), { textContent: c.label }));
+  const body = element.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const c of columns) {
+      const td = tr.insertCell();
+      const value = c.value(row);
+      if (value instanceof Node) td.appendChild(value); else td.textContent = value ?? "";
+    }
+  }
+}
+
+const fmt = (v) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : String(v ?? ""));
+const link = (text, href) => Object.assign(document.createElement("a"), { textContent: text, href });
+
+// --- train -----------------------------------------------------------------------------------
+let chosen = null;
+
+function pick(file) {
+  $("train-error").textContent = "";
+  if (!file) return;
+  if (!/\.(csv|tsv|txt)$/i.test(file.name) && !/csv|text/.test(file.type)) {
+    $("train-error").textContent = `${file.name} is not a CSV file.`;
+    return;
+  }
+  if (file.size > MAX_FILE_BYTES) {
+    $("train-error").textContent = `${file.name} is ${(file.size / 1e6).toFixed(1)} MB; the limit is 25 MB.`;
+    return;
+  }
+  chosen = file;
+  $("drop-text").textContent = `${file.name} (${(file.size / 1e6).toFixed(2)} MB)`;
+  file.slice(0, 64 * 1024).text().then((head) => {
+    const line = head.replace(/^\uFEFF/, "").split(/\r?\n/)[0];
+    const delimiter = [",", ";", "\t", "|"].sort((a, b) => line.split(b).length - line.split(a).length)[0];
+    const columns = line.split(delimiter).map((c) => c.trim().replace(/^"|"$/g, ""));
+    $("target").replaceChildren(...columns.map((c) => new Option(c, c)));
+    $("target").value = columns[columns.length - 1];
+    $("train-form").hidden = false;
+  });
+}
+
+$("file").addEventListener("change", () => pick($("file").files[0]));
+for (const type of ["dragenter", "dragover"]) $("drop").addEventListener(type, (e) => { e.preventDefault(); $("drop").classList.add("over"); });
+for (const type of ["dragleave", "drop"]) $("drop").addEventListener(type, () => $("drop").classList.remove("over"));
+$("drop").addEventListener("drop", (e) => { e.preventDefault(); pick(e.dataTransfer.files[0]); });
+
+$("train-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!chosen) return;
+  $("train-button").disabled = true;
+  $("upload").hidden = false;
+  $("train-error").textContent = "";
+  const total = Math.max(1, Math.ceil(chosen.size / CHUNK_BYTES));
+  let trackingId = null;
+  try {
+    for (let index = 0; index < total; index++) {
+      const form = new FormData();
+      form.append("filename", chosen.name);
+      form.append("chunkIndex", String(index));
+      form.append("totalChunks", String(total));
+      if (trackingId) form.append("trackingId", trackingId);
+      else {
+        form.append("target", $("target").value);
+        form.append("task", $("task").value);
+        if ($("model-name").value) form.append("modelName", $("model-name").value);
+        if ($("time-budget").value) form.append("timeBudget", $("time-budget").value);
+      }
+      form.append("chunk", chosen.slice(index * CHUNK_BYTES, (index + 1) * CHUNK_BYTES), chosen.name);
+      const response = await withRetries(() => fetch("/api/model-train/start", { method: "POST", body: form, headers: headers() }));
+      const body = await response.json();
+      if (response.status === 401) { showAuth(); throw new Error("this service wants an API key"); }
+      if (!response.ok) throw new Error(body.error);
+      trackingId = body.trackingId;
+      $("upload-bar").value = (100 * body.receivedBytes) / chosen.size;
+      $("upload-text").textContent = `Uploading… ${(body.receivedBytes / 1e6).toFixed(1)} of ${(chosen.size / 1e6).toFixed(1)} MB`;
+    }
+    location.hash = `#/job/${trackingId}`;
+  } catch (error) {
+    $("train-error").textContent = error.message;
+  } finally {
+    $("train-button").disabled = false;
+  }
+});
+
+// --- one job ---------------------------------------------------------------------------------
+function renderJob(job) {
+  $("job-id").textContent = job.trackingId;
+  $("job-status").textContent = job.status;
+  $("job-status").className = `badge ${job.status}`;
+  $("job-stage").textContent = job.stage;
+  $("job-file").textContent = job.filename;
+  $("job-bar").value = job.progress;
+  $("job-progress").textContent = `${job.progress}%`;
+  $("job-error").textContent = job.error || "";
+  const result = job.result;
+  $("job-result").hidden = !result;
+  if (!result) return;
+  $("job-model").textContent = job.modelId;
+  $("job-predict").href = `#/predict/${encodeURIComponent(job.modelId)}`;
+  if (info && info.mlflowUrl && result.experimentId) {
+    $("job-run").href = `${info.mlflowUrl}/#/experiments/${result.experimentId}/runs/${result.runId}`;
+  }
+  const metrics = Object.entries(result.metrics).map(([name, value]) => ({ name, value }));
+  table($("job-metrics"), [{ label: "metric", value: (r) => r.name + (r.name === result.primaryMetric ? " (primary)" : "") },
+    { label: "value", value: (r) => fmt(r.value) }], metrics);
+  table($("job-leaderboard"), [{ label: "estimator", value: (r) => r.estimator },
+    { label: result.primaryMetric, value: (r) => fmt(r[result.primaryMetric]) },
+    { label: "fit seconds", value: (r) => fmt(r.fitSeconds) }], result.leaderboard);
+  table($("job-dropped"), [{ label: "column", value: (r) => r[0] }, { label: "why", value: (r) => r[1] }],
+    Object.entries(result.droppedColumns || {}));
+}
+
+function watchJob(id) {
+  let closed = false;
+  let source = null;
+  let timer = null;
+  const poll = async () => {
+    if (closed) return;
+    try {
+      const job = await api(`/api/model-train/status/${id}`);
+      renderJob(job);
+      if (job.status === "completed" || job.status === "failed") return;
+    } catch (error) { $("job-error").textContent = error.message; }
+    timer = setTimeout(poll, 1000);
+  };
+  if (!localStorage.getItem("modeltrain.apiKey") && window.EventSource) {
+    source = new EventSource(`/api/model-train/events/${id}`);
+    source.addEventListener("status", (event) => {
+      const job = JSON.parse(event.data);
+      renderJob(job);
+      if (job.status === "completed" || job.status === "failed") source.close();
+    });
+    source.onerror = () => { source.close(); poll(); }; // polling as the fallback
+  } else poll();
+  return () => { closed = true; if (source) source.close(); clearTimeout(timer); };
+}
+
+$("copy-model").addEventListener("click", async () => {
+  await navigator.clipboard.writeText($("job-model").textContent).catch(() => {});
+  $("copy-model").textContent = "Copied";
+  setTimeout(() => ($("copy-model").textContent = "Copy"), 1500);
+});
+
+// --- all jobs, models ------------------------------------------------------------------------
+function watchJobs() {
+  let timer = null;
+  const refresh = async () => {
+    try {
+      const jobs = await api("/api/model-train/status?limit=100");
+      table($("jobs-table"), [
+        { label: "job", value: (j) => link(j.trackingId.slice(0, 8), `#/job/${j.trackingId}`) },
+        { label: "file", value: (j) => j.filename },
+        { label: "status", value: (j) => j.status },
+        { label: "progress", value: (j) => `${j.progress}%` },
+        { label: "created", value: (j) => new Date(j.createdAt).toLocaleString() },
+        { label: "model", value: (j) => j.modelId || "" },
+      ], jobs);
+    } catch (error) { /* shown by the auth form or next refresh */ }
+    timer = setTimeout(refresh, 2000);
+  };
+  refresh();
+  return () => clearTimeout(timer);
+}
+
+async function loadModels() {
+  const models = await api("/api/models");
+  const versions = models.flatMap((m) => m.versions);
+  table($("models-table"), [
+    { label: "model", value: (v) => link(v.modelId, `#/predict/${encodeURIComponent(v.modelId)}`) },
+    { label: "status", value: (v) => v.status },
+    { label: "metrics", value: (v) => Object.entries(v.metrics).map(([k, x]) => `${k} ${fmt(x)}`).join(", ") },
+    { label: "job", value: (v) => (v.trackingId ? link(v.trackingId.slice(0, 8), `#/job/${v.trackingId}`) : "") },
+  ], versions);
+  $("model-ids").replaceChildren(...versions.map((v) => new Option(v.modelId)));
+}
+
+// --- predict ---------------------------------------------------------------------------------
+$("predict-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("predict-error").textContent = "";
+  const modelId = $("predict-model").value.trim();
+  const probabilities = $("predict-proba").checked;
+  try {
+    let rows;
+    let result;
+    const file = $("predict-file").files[0];
+    if (file) {
+      const csv = await file.text();
+      rows = csv.split(/\r?\n/).filter(Boolean).slice(1).map((line) => ({ row: line }));
+      result = await api(`/api/model-inference/predict?modelId=${encodeURIComponent(modelId)}&probabilities=${probabilities}`,
+        { method: "POST", body: csv, headers: { "Content-Type": "text/csv" } });
+    } else {
+      rows = JSON.parse($("predict-rows").value || "[]");
+      result = await api("/api/model-inference/predict", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ modelId, inputs: rows, probabilities }),
+      });
+    }
+    const columns = [{ label: "#", value: (r) => r.i + 1 }, { label: "prediction", value: (r) => fmt(r.p) }];
+    for (const [k, label] of (result.classes || []).entries()) columns.push({ label: `P(${label})`, value: (r) => fmt(result.probabilities[r.i][k]) });
+    const inputKeys = Object.keys(rows[0] || {}).slice(0, 6);
+    for (const key of inputKeys) columns.push({ label: key, value: (r) => fmt(rows[r.i]?.[key]) });
+    table($("predict-table"), columns, result.predictions.map((p, i) => ({ p, i })));
+  } catch (error) {
+    $("predict-error").textContent = error instanceof SyntaxError ? `The rows are not valid JSON: ${error.message}` : error.message;
+  }
+});
+
+// --- routing ---------------------------------------------------------------------------------
+async function route() {
+  stopWatching();
+  stopWatching = () => {};
+  const [, view, arg] = (location.hash || "#/train").split("/");
+  if (view === "job" && arg) { show("job"); stopWatching = watchJob(arg); }
+  else if (view === "jobs") { show("jobs"); stopWatching = watchJobs(); }
+  else if (view === "models") { show("models"); loadModels().catch(() => {}); }
+  else if (view === "predict") {
+    show("predict");
+    if (arg) $("predict-model").value = decodeURIComponent(arg);
+    loadModels().catch(() => {});
+  } else show("train");
+}
+
+window.addEventListener("hashchange", route);
+api("/api/info").then((body) => {
+  info = body;
+  if (info.mlflowUrl) $("mlflow-link").replaceChildren(link("MLflow UI", info.mlflowUrl));
+}).catch(() => {});
+route();
