@@ -50,6 +50,20 @@ ensure_redis_binary() {
   return 1
 }
 
+# Installs Debian's chromium for the browser test when it is missing and we may.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium for the browser test (apt-get)"
+    $sudo apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null && return 0
+  fi
+  echo "chromium is not installed; the browser test will be skipped" >&2
+  return 1
+}
+
 redis_answers() {
   "$VENV/bin/python" - "$1" <<'PY'
 import sys, redis

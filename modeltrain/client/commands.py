@@ -12,8 +12,9 @@ from rich.table import Table
 
 from modeltrain.client.http import ServiceClient, ServiceError
 
-console = Console()
-err = Console(stderr=True)
+# Piped output is not cut to 80 columns: tables stay one row per line for grep and friends.
+console = Console(width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
 
 
 def _client(args: argparse.Namespace) -> ServiceClient:

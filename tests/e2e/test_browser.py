@@ -1,0 +1,90 @@
+"""The web page in a real headless Chromium (Debian's, driven by Playwright): upload a CSV,
+watch it train, predict with the model. Screenshots go to tests/.artifacts/screenshots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+from tests.factories import classification_frame, records
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ARTIFACTS / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (scripts/test installs Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-quic",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    csv = tmp_path / "customers.csv"
+    classification_frame(rows=300, seed=41).to_csv(csv, index=False)
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.goto(stack.api_url)
+    page.set_input_files("#file", str(csv))
+    page.wait_for_selector("#train-form:not([hidden])")
+    assert page.input_value("#target") == "churn"
+    page.fill("#time-budget", "3")
+    page.screenshot(path=str(SHOTS / "1-train.png"))
+    page.click("#train-button")
+    page.wait_for_url("**/#/job/*", timeout=60_000)
+    page.wait_for_selector("#job-status.completed", timeout=90_000)
+    model_id = page.text_content("#job-model")
+    assert model_id.startswith("models:/customers/")
+    assert "roc_auc" in page.text_content("#job-metrics")
+    page.screenshot(path=str(SHOTS / "2-job.png"), full_page=True)
+
+    page.click("#job-predict")
+    page.wait_for_selector("#view-predict:not([hidden])")
+    assert page.input_value("#predict-model") == model_id
+    rows = records(classification_frame(rows=3, seed=42).drop(columns=["churn"]))
+    page.fill("#predict-rows", json.dumps(rows))
+    page.check("#predict-proba")
+    page.click("#predict-form button")
+    page.wait_for_selector("#predict-table tbody tr")
+    assert page.locator("#predict-table tbody tr").count() == 3
+    assert "P(yes)" in page.text_content("#predict-table thead")
+    page.screenshot(path=str(SHOTS / "3-predict.png"), full_page=True)
+
+    page.goto(f"{stack.api_url}/#/jobs")
+    page.wait_for_selector("#jobs-table tbody tr")
+    assert "customers.csv" in page.text_content("#jobs-table")
+    page.screenshot(path=str(SHOTS / "4-jobs.png"), full_page=True)
+    page.close()
+
+
+def test_the_page_refuses_a_file_that_is_not_a_csv(stack, browser, tmp_path):
+    other = tmp_path / "photo.png"
+    other.write_bytes(b"\x89PNG....")
+    page = browser.new_page()
+    page.goto(stack.api_url)
+    page.set_input_files("#file", str(other))
+    assert "not a CSV file" in page.text_content("#train-error")
+    assert page.is_hidden("#train-form")
+    page.close()

@@ -1,0 +1,77 @@
+"""The `modeltrain` command line against the running service, as separate processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tests.factories import classification_frame
+
+pytestmark = pytest.mark.integration
+
+
+def run(stack, *args: str, check_code: int | None = 0) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "modeltrain", *args, "--url", stack.api_url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=stack.env,
+    )
+    if check_code is not None:
+        assert result.returncode == check_code, result.stdout + result.stderr
+    return result
+
+
+def test_train_uploads_follows_and_prints_the_model_id(stack, tmp_path):
+    path = tmp_path / "cli churn.csv"
+    classification_frame(rows=250, seed=7).to_csv(path, index=False)
+    trained = run(stack, "train", str(path), "--target", "churn", "--time-budget", "3")
+    model_id = trained.stdout.strip().splitlines()[-1]
+    assert model_id.startswith("models:/cli-churn/")
+    assert "completed" in trained.stderr and "roc_auc" in trained.stderr
+
+    listed = run(stack, "status")
+    assert "cli churn.csv" in listed.stdout and model_id in listed.stdout
+    models = run(stack, "models")
+    assert model_id in models.stdout
+
+    rows = tmp_path / "rows.csv"
+    classification_frame(rows=5, seed=8).drop(columns=["churn"]).to_csv(rows, index=False)
+    out = tmp_path / "out.csv"
+    run(stack, "predict", model_id, str(rows), "-o", str(out), "--probabilities")
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["prediction", "proba_no", "proba_yes"] and len(table) == 5
+
+
+def test_train_without_wait_prints_the_tracking_id_and_status_shows_the_job(stack, tmp_path):
+    path = tmp_path / "nowait.csv"
+    classification_frame(rows=120, seed=9).to_csv(path, index=False)
+    tracking_id = run(stack, "train", str(path), "--no-wait").stdout.strip()
+    assert len(tracking_id) == 32
+    one = run(stack, "status", tracking_id, check_code=None)
+    assert tracking_id in one.stdout and one.returncode in (0, 1)
+
+
+def test_a_failing_job_exits_non_zero_with_its_error(stack, tmp_path):
+    path = tmp_path / "flat.csv"
+    pd.DataFrame({"a": range(30), "label": ["same"] * 30}).to_csv(path, index=False)
+    failed = run(stack, "train", str(path), check_code=1)
+    assert "single class" in failed.stderr
+
+
+def test_refusals_and_an_unreachable_service_are_clear_errors(stack, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    refused = run(stack, "train", str(empty), check_code=1)
+    assert "the file is empty" in refused.stderr
+    missing = run(stack, "predict", "models:/nope/1", str(empty), check_code=1)
+    assert "error" in missing.stderr
+    gone = subprocess.run(
+        [sys.executable, "-m", "modeltrain", "models", "--url", "http://127.0.0.1:9"],
+        capture_output=True, text=True, timeout=60, env=stack.env,
+    )  # fmt: skip
+    assert gone.returncode == 1 and "cannot reach" in gone.stderr
