@@ -119,13 +119,12 @@ def wrk_throughput(
     target: Target, row: dict, seconds: int, connections: int
 ) -> tuple[float, float]:
     """(requests/s, p50 ms) with wrk posting one single-row body."""
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(
-        'wrk.method = "POST"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(target.payload([row]).decode())}\n"
-    )
-    script.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(target.payload([row]).decode())}\n"
+        )
     out = subprocess.run(
         ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
          f"{target.url}{target.path}"],
