@@ -45,6 +45,7 @@ class Job:
     error: str | None = None
     model_id: str | None = None
     attempts: int = 0
+    worker: str | None = None  # who runs (or ran) the latest attempt: "<node>:<pid>:<random>"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -63,6 +64,7 @@ class Job:
             error=h.get("error") or None,
             model_id=h.get("modelId") or None,
             attempts=int(h.get("attempts", "0")),
+            worker=h.get("worker") or None,
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -78,6 +80,8 @@ class Job:
             "filename": self.filename,
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
+            "attempts": self.attempts,
+            "worker": self.worker,
             "options": {
                 "target": self.options.target,
                 "task": self.options.task.value,

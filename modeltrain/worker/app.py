@@ -74,6 +74,6 @@ def _get_context() -> WorkerContext:
     return _context
 
 
-@celery_app.task(name=TRAIN_TASK_NAME)
-def train_job(job_id: str) -> str:
-    return run_job(_get_context(), job_id)
+@celery_app.task(name=TRAIN_TASK_NAME, bind=True)
+def train_job(self, job_id: str) -> str:  # noqa: ANN001 - Celery's bound task
+    return run_job(_get_context(), job_id, node=self.request.hostname)

@@ -48,16 +48,16 @@ def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str
     }
 
 
-def new_owner() -> str:
-    """Who runs this attempt: host, process and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+def new_owner(node: str | None = None) -> str:
+    """Who runs this attempt: the Celery node (or host), the process and a random part."""
+    return f"{node or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def run_job(ctx: WorkerContext, job_id: str) -> str:
+def run_job(ctx: WorkerContext, job_id: str, node: str | None = None) -> str:
     """Claim and run the job; returns what happened ('completed', 'failed', 'stopped', or why
     the job was not claimed)."""
     token = job_id_var.set(job_id)
-    owner = new_owner()
+    owner = new_owner(node)
     try:
         lease = ctx.settings.lease_seconds
         claim = ctx.store.claim(job_id, owner, lease, ctx.settings.max_attempts)

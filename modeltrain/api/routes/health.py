@@ -27,9 +27,17 @@ def _check(fn) -> dict[str, Any]:  # noqa: ANN001
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
-@router.get("/metrics", summary="Prometheus metrics of this API process")
-def metrics(request: Request) -> Response:
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+class PrometheusResponse(Response):
+    media_type = CONTENT_TYPE
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this API process",
+    response_class=PrometheusResponse,
+)
+def metrics(request: Request) -> PrometheusResponse:
+    return PrometheusResponse(request.app.state.metrics.render())
 
 
 @router.get("/readyz", summary="Redis and MLflow answer; says whether a worker answers")
