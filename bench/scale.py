@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from bench._stack import BenchStack
-from tests.factories import classification_frame
+from tests.factories import slow_frame
 
 RESULTS = Path(__file__).parent / "results" / "scale.md"
 
@@ -26,7 +26,7 @@ RESULTS = Path(__file__).parent / "results" / "scale.md"
 def run_batch(workers: int, jobs: int, budget: int) -> dict:
     stack = BenchStack().start(workers=workers, MODELTRAIN_TRAIN_THREADS="1")
     try:
-        csv = classification_frame(rows=3000, seed=5).to_csv(index=False).encode()
+        csv = slow_frame(rows=20_000, seed=5).to_csv(index=False).encode()
         with httpx.Client(base_url=stack.api_url, timeout=60) as api:
             started = time.perf_counter()
             ids = []
@@ -69,7 +69,7 @@ def main() -> None:
         "# Scale benchmark",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores. "
-        f"{args.jobs} jobs (3,000-row CSV, {args.budget} s budget each) sent at once to one API "
+        f"{args.jobs} jobs (20,000-row regression CSV whose boosting runs to the budget: {args.budget} s each) sent at once to one API "
         "process; workers are `modeltrain worker` processes with MODELTRAIN_TRAIN_THREADS=1; Redis, "
         "the MLflow server and the API share the same 2 cores. "
         "Command: `.venv/bin/python -m bench.scale`.",

@@ -88,8 +88,9 @@ def fit_lightgbm(
             ],
         )
     params["n_estimators"] = max(1, int(model.best_iteration_ or model.n_estimators_))
-    pipeline = Pipeline([("preprocess", tree_preprocessor(plan)), ("model", model_cls(**params))])
-    pipeline.fit(X, y, model__categorical_feature=cat_idx or "auto")
+    # The fitted parts make the candidate that is scored on held-out rows (it predicts with its
+    # best iteration); refit() trains the winner again, on all rows, with that many rounds.
+    pipeline = Pipeline([("preprocess", pre), ("model", model)])
     return Candidate("lightgbm", pipeline, params, time.monotonic() - started)
 
 
@@ -111,6 +112,7 @@ def refit(candidate: Candidate, X: pd.DataFrame, y: pd.Series, plan: ColumnPlan)
 
     pipeline = clone(candidate.pipeline)
     if candidate.name == "lightgbm":
+        pipeline.set_params(**{f"model__{k}": v for k, v in candidate.params.items()})
         cat_idx = list(range(len(plan.numeric), len(plan.used)))
         pipeline.fit(X, y, model__categorical_feature=cat_idx or "auto")
     else:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -16,6 +17,7 @@ from modeltrain.constants import Stage, Task
 from modeltrain.exceptions import TrainingError
 from modeltrain.pipeline import candidates as cands
 from modeltrain.pipeline.features import normalise_features, plan_columns
+from modeltrain.pipeline.guardrails import build_report
 from modeltrain.pipeline.metrics import (
     classification_metrics,
     primary_metric,
@@ -25,6 +27,7 @@ from modeltrain.pipeline.tasks import clean_target, detect_task
 
 ProgressFn = Callable[[Stage, int], None]
 HOLDOUT_SHARE = 0.2
+IMPORTANCE_ROWS = 1000  # held-out rows used for permutation importance
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class TrainedModel:
     classes: list[Any] | None
     input_example: pd.DataFrame
     train_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    guardrails: dict[str, Any] = field(default_factory=dict)
+    holdout: dict[str, Any] = field(default_factory=dict)  # y_true, y_pred, proba of the winner
+    importance: dict[str, float] = field(default_factory=dict)  # permutation importance
 
 
 def _noop(stage: Stage, progress: int) -> None:
@@ -94,6 +99,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
             "no usable feature columns: " + "; ".join(f"{c}: {r}" for c, r in plan.dropped.items())
         )
     X = X[plan.used]
+    report = build_report(df, target, task, X, y, plan)
     X_train, X_test, y_train, y_test = _split(X, y, task)
     metric = primary_metric(task)
     progress(Stage.TRAINING, 15)
@@ -116,6 +122,8 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     progress(Stage.EVALUATING, 80)
     fitted.sort(key=lambda pair: pair[1][metric], reverse=True)
     best, best_metrics = fitted[0]
+    holdout = _holdout(best.pipeline, X_test, y_test, task)
+    importance = _importance(best, X_test, y_test, task)
     final = cands.refit(best, X, y, plan)
     if best.name == "lightgbm":
         # One thread per predict: on small batches LightGBM's thread pool costs more than it saves.
@@ -140,7 +148,46 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         classes=[_plain(c) for c in final.classes_] if task == Task.CLASSIFICATION else None,
         input_example=X.head(5),
         train_seconds=time.monotonic() - started,
+        guardrails=report,
+        holdout=holdout,
+        importance=importance,
     )
+
+
+def _holdout(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, Any]:
+    out: dict[str, Any] = {"y_true": y.to_numpy(), "y_pred": pipeline.predict(X)}
+    if task == Task.CLASSIFICATION and hasattr(pipeline, "predict_proba"):
+        out["proba"] = pipeline.predict_proba(X)
+        out["classes"] = list(pipeline.classes_)
+    return out
+
+
+def _importance(
+    candidate: cands.Candidate, X: pd.DataFrame, y: pd.Series, task: Task
+) -> dict[str, float]:
+    """How much each raw column matters, as shares that sum to 1: LightGBM's gain (free: one
+    model column per raw column), else permutation importance on a sample of held-out rows
+    (on large tree ensembles that costs seconds, measured)."""
+    pipeline = candidate.pipeline
+    if candidate.name == "lightgbm":
+        gains = pipeline.named_steps["model"].booster_.feature_importance("gain")
+        return _shares(dict(zip(X.columns, gains, strict=True)))
+    sample = X.sample(n=min(len(X), IMPORTANCE_ROWS), random_state=0)
+    scoring = "r2" if task == Task.REGRESSION else "balanced_accuracy"
+    try:
+        result = permutation_importance(
+            pipeline, sample, y.loc[sample.index], scoring=scoring, n_repeats=3, random_state=0
+        )
+    except ValueError:  # e.g. a class missing from the sample: no importance, not a failure
+        return {}
+    return _shares(dict(zip(X.columns, result.importances_mean, strict=True)))
+
+
+def _shares(values: dict[str, float]) -> dict[str, float]:
+    clipped = {str(k): max(0.0, float(v)) for k, v in values.items()}
+    total = sum(clipped.values()) or 1.0
+    pairs = sorted(clipped.items(), key=lambda p: -p[1])
+    return {name: round(value / total, 6) for name, value in pairs}
 
 
 def _plain(value: Any) -> Any:

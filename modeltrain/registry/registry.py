@@ -7,6 +7,7 @@ The fluent ``mlflow`` API (needed by ``log_model``) uses the process-wide tracki
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -15,13 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
 from modeltrain.pipeline import TrainedModel
+from modeltrain.registry import plots
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,9 @@ SKOPS_TRUSTED_TYPES = [
     "builtins.slice",
 ]
 TAG_TRACKING_ID = "modeltrain.trackingId"
+TAG_METRIC = "modeltrain.primaryMetric"  # on model versions: the metric that ranks them
+TAG_METRIC_VALUE = "modeltrain.primaryMetricValue"  # and its held-out value
+CHAMPION = "champion"  # alias of the best version of a model name
 
 
 def _pip_requirements() -> list[str]:
@@ -46,6 +53,18 @@ def _pip_requirements() -> list[str]:
         f"{pkg}=={version(pkg)}"
         for pkg in ("mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "skops")
     ]
+
+
+class RegistrationGateError(TrainingError):
+    """The registered version could not be loaded and used as inference will."""
+
+
+def _same(got: np.ndarray, expected: np.ndarray) -> bool:
+    if got.shape != expected.shape:
+        return False
+    if np.issubdtype(expected.dtype, np.number) and np.issubdtype(got.dtype, np.number):
+        return bool(np.allclose(got, expected, rtol=1e-6, atol=1e-9, equal_nan=True))
+    return bool((got.astype(str) == expected.astype(str)).all())
 
 
 @dataclass(frozen=True)
@@ -156,7 +175,11 @@ class Registry:
                 info.model_uri,
                 model_name,
                 await_registration_for=60,
-                tags={TAG_TRACKING_ID: job_id, "modeltrain.primaryMetric": trained.primary_metric},
+                tags={
+                    TAG_TRACKING_ID: job_id,
+                    TAG_METRIC: trained.primary_metric,
+                    TAG_METRIC_VALUE: str(trained.metrics[trained.primary_metric]),
+                },
             ).version
         log.info(
             "registry.model.registered",
@@ -186,6 +209,15 @@ class Registry:
             "report/training.json",
         )
         mlflow.log_table(pd.DataFrame(trained.leaderboard), "report/leaderboard.json")
+        mlflow.log_dict(trained.guardrails, "report/guardrails.json")
+        if trained.importance:
+            mlflow.log_dict(trained.importance, "report/feature_importance.json")
+        figures = plots.plots(trained.task, trained.holdout, trained.importance)
+        try:
+            for name, figure in figures.items():
+                mlflow.log_figure(figure, f"plots/{name}.png")
+        finally:
+            plots.close(figures)
         dataset = mlflow.data.from_pandas(data, name=filename, targets=trained.target)
         mlflow.log_input(dataset, context="training")
         if raw_csv is not None:
@@ -194,6 +226,45 @@ class Registry:
                 with open(path, "wb") as fh:
                     fh.write(raw_csv)
                 mlflow.log_artifact(path, artifact_path="data")
+
+    # --- after registration ---------------------------------------------------------------
+    def verify(self, registered: RegisteredModel, example: pd.DataFrame, expected) -> None:  # noqa: ANN001
+        """The registration gate: load the version through `models:/` exactly as inference
+        will and predict the input example; any error or difference fails the job (and the
+        version is deleted, so that nobody serves it)."""
+        try:
+            model = mlflow.pyfunc.load_model(registered.model_id, suppress_warnings=True)
+            got = np.asarray(model.predict(example))
+            problem = None if _same(got, np.asarray(expected)) else (
+                "it predicts differently after being reloaded from the registry"
+            )  # fmt: skip
+        except Exception as exc:  # whatever stops loading or predicting is the gate's finding
+            problem = f"it cannot be loaded and used: {type(exc).__name__}: {exc}"
+        if problem is None:
+            return
+        with contextlib.suppress(MlflowException):
+            self._client.delete_model_version(registered.name, registered.version)
+        raise RegistrationGateError(
+            f"registration gate: {registered.model_id} was rejected because {problem}"[:2000]
+        )
+
+    def promote_if_better(self, registered: RegisteredModel, metric: str, value: float) -> bool:
+        """Make the version `@champion` of its name when it beats the current champion on the
+        primary metric (higher is better for all of ours: ROC AUC, R²). True when promoted."""
+        try:
+            current = self._client.get_model_version_by_alias(registered.name, CHAMPION)
+        except MlflowException:
+            current = None
+        if current is not None and str(current.version) != registered.version:
+            tags = current.tags or {}
+            try:
+                best = float(tags.get(TAG_METRIC_VALUE, "nan"))
+            except ValueError:
+                best = float("nan")
+            if tags.get(TAG_METRIC) == metric and not np.isnan(best) and best >= value:
+                return False
+        self._client.set_registered_model_alias(registered.name, CHAMPION, registered.version)
+        return True
 
     # --- reading the registry ------------------------------------------------------------
     def list_models(self, max_results: int = 200) -> list[dict[str, Any]]:

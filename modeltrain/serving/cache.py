@@ -139,19 +139,21 @@ class ModelCache:
         else:
             key = (ref.name, ref.version)
         with self._lock:
-            model = self._models.get(key)
-            if model is not None:
-                self.hits += 1
-                self._models.move_to_end(key)
-            return model
+            return self._hit(key)
+
+    def _hit(self, key: tuple[str, str]) -> LoadedModel | None:
+        """The cached model (as most recently used), or None. Call with the lock held."""
+        model = self._models.get(key)
+        if model is not None:
+            self.hits += 1
+            self._models.move_to_end(key)
+        return model
 
     def get(self, ref: ModelRef) -> LoadedModel:
         key = self.resolve(ref)
         with self._lock:
-            model = self._models.get(key)
+            model = self._hit(key)
             if model is not None:
-                self.hits += 1
-                self._models.move_to_end(key)
                 return model
             self.misses += 1
             gate = self._loading.setdefault(key, threading.Lock())

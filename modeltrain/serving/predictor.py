@@ -89,7 +89,7 @@ def _records_frame(rows: list[dict[str, Any]], model: LoadedModel) -> pd.DataFra
     present = set().union(*rows)
     missing = [name for name, _, required in model.columns if required and name not in present]
     if missing:
-        raise InvalidInput(f"missing columns: {', '.join(missing)}", columns=missing)
+        _refuse_missing(missing)
     out: dict[str, Any] = {}
     wrong: list[str] = []
     for name, mtype, _ in model.columns:
@@ -137,7 +137,7 @@ def conform(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
         return frame
     missing = [name for name, _, required in model.columns if required and name not in frame]
     if missing:
-        raise InvalidInput(f"missing columns: {', '.join(missing)}", columns=missing)
+        _refuse_missing(missing)
     out: dict[str, Any] = {}
     wrong: list[str] = []
     for name, mtype, _ in model.columns:
@@ -158,6 +158,10 @@ def conform(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
             f"values of the wrong type (numbers expected) in: {', '.join(wrong)}", columns=wrong
         )
     return pd.DataFrame(out, index=frame.index)
+
+
+def _refuse_missing(missing: list[str]) -> None:
+    raise InvalidInput(f"missing columns: {', '.join(missing)}", columns=missing)
 
 
 def _text_column(col: pd.Series) -> pd.Series:

@@ -19,6 +19,7 @@ from modeltrain.exceptions import ModelTrainError
 from modeltrain.jobs import Job
 from modeltrain.logging import fields, job_id_var
 from modeltrain.pipeline import TrainedModel, TrainOptions, train
+from modeltrain.pipeline.guardrails import summary as guardrails_summary
 from modeltrain.pipeline.loading import read_csv
 from modeltrain.registry import RegisteredModel
 from modeltrain.worker.context import WorkerContext
@@ -41,6 +42,8 @@ def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str
         "leaderboard": trained.leaderboard,
         "classes": trained.classes,
         "trainSeconds": round(trained.train_seconds, 3),
+        "guardrails": guardrails_summary(trained.guardrails),
+        "featureImportance": dict(list(trained.importance.items())[:20]),
         "runId": registered.run_id,
         "experimentId": registered.experiment_id,
         "modelName": registered.name,
@@ -130,11 +133,19 @@ def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
             on_run_started=lambda run_id: store.set_fields(job_id, runId=run_id),
             on_stage=lambda _: report(Stage.REGISTERING),
         )
+        ctx.registry.verify(
+            registered, trained.input_example, trained.pipeline.predict(trained.input_example)
+        )
+        champion = ctx.registry.promote_if_better(
+            registered, trained.primary_metric, trained.metrics[trained.primary_metric]
+        )
         try:  # API processes load the version now, before clients hear of it
             ctx.announce(registered.name, registered.version)
         except Exception:  # not fatal: the first prediction loads it
             log.warning("job.announce.failed", exc_info=True)
-        if store.complete(job_id, build_result(trained, registered), registered.model_id):
+        result = build_result(trained, registered)
+        result["champion"] = champion
+        if store.complete(job_id, result, registered.model_id):
             outcome = "completed"
             log.info(
                 "job.completed",

@@ -161,3 +161,50 @@ def test_prediction_inputs_are_checked_against_the_model_signature(stack):
             json={"modelId": model_id.rsplit("/", 1)[0] + "/999", "inputs": [{"x1": 1}]},
         )
         assert unknown_version.status_code == 404
+
+
+def test_reports_plots_and_the_champion_alias_land_in_mlflow(stack):
+    registry = MlflowClient(tracking_uri=stack.mlflow_uri)
+    with stack.http() as client:
+        good = classification_frame(rows=300, seed=61).to_csv(index=False).encode()
+        first = wait_for_job(
+            client,
+            upload(client, good, filename="ranked.csv", timeBudget=2)[0].json()["trackingId"],
+        )
+        noise = classification_frame(rows=300, seed=62)
+        noise["churn"] = noise["churn"].sample(frac=1, random_state=0).to_numpy()  # unlearnable
+        second = wait_for_job(
+            client,
+            upload(client, noise.to_csv(index=False).encode(), filename="ranked.csv", timeBudget=2)[
+                0
+            ].json()["trackingId"],
+        )
+    assert first["status"] == second["status"] == "completed"
+    assert first["result"]["champion"] is True and second["result"]["champion"] is False
+    champion = registry.get_model_version_by_alias("ranked", "champion")
+    assert champion.version == first["result"]["modelVersion"]
+
+    run_id = first["result"]["runId"]
+    names = {a.path for a in registry.list_artifacts(run_id, "plots")}
+    assert names == {
+        "plots/confusion_matrix.png",
+        "plots/roc.png",
+        "plots/feature_importance.png",
+    }
+    reports = {a.path for a in registry.list_artifacts(run_id, "report")}
+    assert {"report/guardrails.json", "report/leaderboard.json"} <= reports
+    result = first["result"]
+    assert result["guardrails"]["leakage"] == {} and "warnings" in result["guardrails"]
+    assert set(result["featureImportance"]) <= {"age", "income", "city"}
+
+
+def test_a_regressor_gets_its_own_plots(stack):
+    with stack.http() as client:
+        data = regression_frame(rows=200, seed=63).to_csv(index=False).encode()
+        job = wait_for_job(
+            client,
+            upload(client, data, filename="reg-plots.csv", timeBudget=2)[0].json()["trackingId"],
+        )
+    registry = MlflowClient(tracking_uri=stack.mlflow_uri)
+    names = {a.path for a in registry.list_artifacts(job["result"]["runId"], "plots")}
+    assert {"plots/predicted_vs_actual.png", "plots/residuals.png"} <= names

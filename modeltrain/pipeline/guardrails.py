@@ -1,0 +1,88 @@
+"""The guardrails report: what the data looked like and what a person should check.
+
+Rows and columns, dropped columns and why, missing share per column, class balance (or the
+target's spread), duplicate rows, and columns that predict the target suspiciously well."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from modeltrain.constants import Task
+from modeltrain.pipeline.features import ColumnPlan
+
+LEAKAGE_CORRELATION = 0.98  # |Spearman| with a numeric target above which a column is suspect
+LEAKAGE_PURITY = 0.995  # share of rows whose class one column's value alone decides
+IMBALANCE_SHARE = 0.1  # a class below this share of rows is called rare
+
+
+def _leaks(X: pd.DataFrame, y: pd.Series, task: Task, plan: ColumnPlan) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in plan.used:
+        col = X[name]
+        if task == Task.REGRESSION and name in plan.numeric:
+            both = pd.concat([col, y], axis=1).dropna()
+            if len(both) > 10:
+                rho = both.iloc[:, 0].rank().corr(both.iloc[:, 1].rank())
+                if abs(rho) >= LEAKAGE_CORRELATION:
+                    found[name] = f"rank correlation with the target is {rho:.3f}"
+        elif task == Task.CLASSIFICATION:
+            values = col.astype(str)
+            if values.nunique() > max(2, len(col) // 2):
+                continue  # near-unique columns decide anything trivially; not a finding
+            purity = pd.crosstab(values, y).max(axis=1).sum() / len(col)
+            if purity >= LEAKAGE_PURITY:
+                found[name] = f"its value alone decides the class for {purity:.1%} of rows"
+    return found
+
+
+def build_report(
+    df: pd.DataFrame, target: str, task: Task, X: pd.DataFrame, y: pd.Series, plan: ColumnPlan
+) -> dict[str, Any]:
+    missing = {c: round(float(v), 4) for c, v in df.isna().mean().items() if v > 0}
+    duplicates = int(df.duplicated().sum())
+    report: dict[str, Any] = {
+        "rows": int(len(df)),
+        "columns": int(df.shape[1]),
+        "target": target,
+        "task": task.value,
+        "droppedColumns": plan.dropped,
+        "missingShare": missing,
+        "duplicateRows": duplicates,
+        "leakage": _leaks(X, y, task, plan),
+    }
+    warnings: list[str] = []
+    if task == Task.CLASSIFICATION:
+        shares = y.value_counts(normalize=True)
+        report["classBalance"] = {str(k): round(float(v), 4) for k, v in shares.head(50).items()}
+        rare = [str(k) for k, v in shares.items() if v < IMBALANCE_SHARE]
+        if rare:
+            listed = ", ".join(rare[:10])
+            warnings.append(f"rare classes (< {IMBALANCE_SHARE:.0%} of rows): {listed}")
+    else:
+        values = pd.to_numeric(y, errors="coerce")
+        report["targetSummary"] = {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "skew": float(values.skew()) if len(values) > 2 else 0.0,
+        }
+        if abs(report["targetSummary"]["skew"]) > 2:
+            warnings.append("the target is strongly skewed; look at MAE as well as RMSE")
+    if duplicates:
+        warnings.append(f"{duplicates} duplicate rows")
+    for name, why in report["leakage"].items():
+        warnings.append(f"possible leakage: {name!r} ({why})")
+    for name, share in missing.items():
+        if share > 0.5 and name not in plan.dropped:
+            warnings.append(f"{name!r} is {share:.0%} missing")
+    report["warnings"] = warnings
+    return report
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The part of the report that goes into the job's `result`."""
+    keys = ("duplicateRows", "leakage", "warnings", "classBalance", "targetSummary")
+    return {k: report[k] for k in keys if k in report}
