@@ -46,6 +46,8 @@ class Job:
     model_id: str | None = None
     attempts: int = 0
     worker: str | None = None  # who runs (or ran) the latest attempt: "<node>:<pid>:<random>"
+    best_score: float | None = None  # primary metric of the best candidate so far
+    eta_seconds: float | None = None  # model-search time left when last reported
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +67,8 @@ class Job:
             model_id=h.get("modelId") or None,
             attempts=int(h.get("attempts", "0")),
             worker=h.get("worker") or None,
+            best_score=float(h["bestScore"]) if h.get("bestScore") else None,
+            eta_seconds=float(h["etaSeconds"]) if h.get("etaSeconds") else None,
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -81,6 +85,8 @@ class Job:
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "attempts": self.attempts,
+            "bestScore": self.best_score,
+            "eta": self.eta_seconds,
             "worker": self.worker,
             "options": {
                 "target": self.options.target,

@@ -191,8 +191,11 @@ class JobStore:
         """Put a running job whose lease lapsed back in the queue; True when this call did."""
         return self._requeue(keys=self._job_keys(job_id), args=[_now_iso()]) == 1
 
-    def progress(self, job_id: str, stage: Stage, progress: int | None = None) -> bool:
-        return self.update(job_id, stage=stage, progress=progress)
+    def progress(
+        self, job_id: str, stage: Stage, progress: int | None = None, **details: Any
+    ) -> bool:
+        """Move a job on; ``details`` are `bestScore` and `etaSeconds` of the model search."""
+        return self.update(job_id, stage=stage, progress=progress, **details)
 
     def complete(self, job_id: str, result: dict[str, Any], model_id: str) -> bool:
         return self.update(

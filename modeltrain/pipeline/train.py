@@ -25,7 +25,9 @@ from modeltrain.pipeline.metrics import (
 )
 from modeltrain.pipeline.tasks import clean_target, detect_task
 
-ProgressFn = Callable[[Stage, int], None]
+# progress(stage, percent, **details): details are `bestScore` (the primary metric of the best
+# candidate so far) and `etaSeconds` (time left in the search budget).
+ProgressFn = Callable[..., None]
 HOLDOUT_SHARE = 0.2
 IMPORTANCE_ROWS = 1000  # held-out rows used for permutation importance
 
@@ -61,7 +63,7 @@ class TrainedModel:
     importance: dict[str, float] = field(default_factory=dict)  # permutation importance
 
 
-def _noop(stage: Stage, progress: int) -> None:
+def _noop(stage: Stage, progress: int, **details: Any) -> None:
     return None
 
 
@@ -102,7 +104,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     report = build_report(df, target, task, X, y, plan)
     X_train, X_test, y_train, y_test = _split(X, y, task)
     metric = primary_metric(task)
-    progress(Stage.TRAINING, 15)
+    progress(Stage.TRAINING, 15, etaSeconds=round(options.time_budget, 1))
 
     fitted: list[tuple[cands.Candidate, dict[str, float]]] = []
     for step, fit in enumerate(
@@ -117,7 +119,13 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
             break
         candidate = fit()
         fitted.append((candidate, _evaluate(candidate.pipeline, X_test, y_test, task)))
-        progress(Stage.TRAINING, 15 + int(60 * (step + 1) / 2))
+        best_so_far = max(m[metric] for _, m in fitted)
+        progress(
+            Stage.TRAINING,
+            15 + int(60 * (step + 1) / 2),
+            bestScore=round(best_so_far, 6),
+            etaSeconds=round(max(0.0, deadline - time.monotonic()), 1),
+        )
 
     progress(Stage.EVALUATING, 80)
     fitted.sort(key=lambda pair: pair[1][metric], reverse=True)

@@ -19,6 +19,16 @@ from modeltrain.constants import Task  # noqa: E402
 MAX_ROC_CLASSES = 10  # one curve per class up to this many classes
 
 
+def plot_names(task: Task, with_importance: bool) -> list[str]:
+    """The plots a run of this task has (see plots())."""
+    names = (
+        ["confusion_matrix", "roc"]
+        if task == Task.CLASSIFICATION
+        else ["predicted_vs_actual", "residuals"]
+    )
+    return names + (["feature_importance"] if with_importance else [])
+
+
 def _figure() -> tuple[Figure, Any]:
     fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
     return fig, ax

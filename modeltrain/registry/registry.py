@@ -267,6 +267,13 @@ class Registry:
         return True
 
     # --- reading the registry ------------------------------------------------------------
+    def plot_png(self, run_id: str, name: str) -> bytes:
+        """One of a run's plots (`plots/<name>.png`)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self._client.download_artifacts(run_id, f"plots/{name}.png", tmp)
+            with open(path, "rb") as fh:
+                return fh.read()
+
     def list_models(self, max_results: int = 200) -> list[dict[str, Any]]:
         out = []
         for rm in self._client.search_registered_models(max_results=max_results):

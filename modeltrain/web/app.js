@@ -148,7 +148,10 @@ function renderJob(job) {
   $("job-id").textContent = job.trackingId;
   $("job-status").textContent = job.status;
   $("job-status").className = `badge ${job.status}`;
-  $("job-stage").textContent = job.stage;
+  const running = job.status === "running";
+  $("job-stage").textContent = job.stage
+    + (job.bestScore != null ? ` · best so far ${fmt(job.bestScore)}` : "")
+    + (running && job.eta != null ? ` · about ${Math.ceil(job.eta)} s of search left` : "");
   $("job-file").textContent = job.filename;
   $("job-bar").value = job.progress;
   $("job-progress").textContent = `${job.progress}%`;
@@ -169,6 +172,24 @@ function renderJob(job) {
     { label: "fit seconds", value: (r) => fmt(r.fitSeconds) }], result.leaderboard);
   table($("job-dropped"), [{ label: "column", value: (r) => r[0] }, { label: "why", value: (r) => r[1] }],
     Object.entries(result.droppedColumns || {}));
+  $("job-warnings").replaceChildren(...((result.guardrails || {}).warnings || []).map((w) => Object.assign(document.createElement("li"), { textContent: w })));
+  showPlots(job);
+}
+
+async function showPlots(job) {
+  const box = $("job-plots");
+  if (box.dataset.job === job.trackingId) return; // once per job
+  box.dataset.job = job.trackingId;
+  box.replaceChildren();
+  for (const name of job.result.plots || []) {
+    try { // fetched with the API key, if any; <img src> could not send it
+      const response = await fetch(`/api/model-train/${job.trackingId}/plots/${name}`, { headers: headers() });
+      if (!response.ok) continue;
+      const img = Object.assign(document.createElement("img"), { alt: name, title: name.replaceAll("_", " ") });
+      img.src = URL.createObjectURL(await response.blob());
+      box.appendChild(img);
+    } catch (error) { /* a missing plot is no reason to fail the page */ }
+  }
 }
 
 function watchJob(id) {

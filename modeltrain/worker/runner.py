@@ -22,6 +22,7 @@ from modeltrain.pipeline import TrainedModel, TrainOptions, train
 from modeltrain.pipeline.guardrails import summary as guardrails_summary
 from modeltrain.pipeline.loading import read_csv
 from modeltrain.registry import RegisteredModel
+from modeltrain.registry.plots import plot_names
 from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.lease import Heartbeat, JobStopped
 
@@ -44,6 +45,7 @@ def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str
         "trainSeconds": round(trained.train_seconds, 3),
         "guardrails": guardrails_summary(trained.guardrails),
         "featureImportance": dict(list(trained.importance.items())[:20]),
+        "plots": plot_names(trained.task, bool(trained.importance)),
         "runId": registered.run_id,
         "experimentId": registered.experiment_id,
         "modelName": registered.name,
@@ -101,9 +103,9 @@ def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
     started = time.monotonic()
     log.info("job.started", extra=fields(filename=job.filename, attempt=job.attempts))
 
-    def report(stage: Stage, pct: int | None = None) -> None:
+    def report(stage: Stage, pct: int | None = None, **details: object) -> None:
         heartbeat.check()
-        if not store.progress(job_id, stage, pct):
+        if not store.progress(job_id, stage, pct, **details):
             raise JobStopped("the job was cancelled")
 
     outcome = "failed"

@@ -58,6 +58,7 @@ def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tm
     model_id = page.text_content("#job-model")
     assert model_id.startswith("models:/customers/")
     assert "roc_auc" in page.text_content("#job-metrics")
+    page.wait_for_function("document.querySelectorAll('#job-plots img').length >= 2")
     page.screenshot(path=str(SHOTS / "2-job.png"), full_page=True)
 
     page.click("#job-predict")

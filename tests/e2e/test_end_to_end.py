@@ -36,6 +36,8 @@ def test_a_csv_uploaded_in_chunks_becomes_a_registered_model_that_predicts(stack
         assert result["task"] == "classification" and result["target"] == "churn"
         assert result["rows"] == 400 and result["columns"] == 4
         assert result["metrics"]["roc_auc"] > 0.8
+        assert job["bestScore"] == pytest.approx(result["metrics"]["roc_auc"])
+        assert job["eta"] is not None and job["eta"] >= 0
         assert {row["estimator"] for row in result["leaderboard"]} >= {"lightgbm"}
         model_id = job["modelId"]
         assert model_id == f"models:/churn/{result['modelVersion']}"
@@ -196,6 +198,12 @@ def test_reports_plots_and_the_champion_alias_land_in_mlflow(stack):
     result = first["result"]
     assert result["guardrails"]["leakage"] == {} and "warnings" in result["guardrails"]
     assert set(result["featureImportance"]) <= {"age", "income", "city"}
+    assert result["plots"] == ["confusion_matrix", "roc", "feature_importance"]
+    with stack.http() as client:
+        png = client.get(f"/api/model-train/{first['trackingId']}/plots/roc")
+        missing = client.get(f"/api/model-train/{first['trackingId']}/plots/nope")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert missing.status_code == 404 and "has no plot" in missing.json()["error"]
 
 
 def test_a_regressor_gets_its_own_plots(stack):

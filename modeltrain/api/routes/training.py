@@ -141,6 +141,23 @@ async def job_events(trackingId: str, request: Request, services: ServicesDep) -
     )
 
 
+@router.get(
+    "/{trackingId}/plots/{name}",
+    summary="A PNG plot of a completed job's run, fetched from MLflow",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def job_plot(trackingId: str, name: str, services: ServicesDep) -> Response:  # noqa: N803
+    job = await services.jobs.get(trackingId)
+    if job is None:
+        raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
+    plots = (job.result or {}).get("plots") or []
+    if name not in plots:
+        raise NotFound(f"job {trackingId} has no plot {name!r}; it has: {', '.join(plots)}")
+    png = await run_in_threadpool(services.registry.plot_png, job.result["runId"], name)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+
 @router.get("/status", summary="All known jobs, newest first")
 def list_jobs(
     services: ServicesDep,
