@@ -99,69 +99,21 @@ def _fail(ctx: WorkerContext, job_id: str, message: str) -> str:
 
 
 def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
+    """Run the job and end it completed or failed with a reason; 'stopped' when it ended
+    elsewhere (cancelled, or taken over)."""
     store, job_id = ctx.store, job.id
     started = time.monotonic()
     log.info("job.started", extra=fields(filename=job.filename, attempt=job.attempts))
-
-    def report(stage: Stage, pct: int | None = None, **details: object) -> None:
-        heartbeat.check()
-        if not store.progress(job_id, stage, pct, **details):
-            raise JobStopped("the job was cancelled")
-
-    outcome = "failed"
     try:
-        data = ctx.staging.read(job_id)
-        if data is None:
-            return _fail(ctx, job_id, "the uploaded file is no longer available (it expired)")
-        df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
-        options = TrainOptions(
-            target=job.options.target,
-            task=job.options.task,
-            time_budget=job.options.time_budget,
-            threads=ctx.settings.train_threads,
-            should_stop=heartbeat.stopped.is_set,
-        )
-        trained = train(df, options, report)
-        report(Stage.LOGGING)
-        if job.attempts > 1:
-            ctx.registry.fail_open_runs(job_id)
-        registered = ctx.registry.log_and_register(
-            trained,
-            model_name=job.options.model_name,
-            job_id=job_id,
-            filename=job.filename,
-            data=df,
-            raw_csv=data,
-            on_run_started=lambda run_id: store.set_fields(job_id, runId=run_id),
-            on_stage=lambda _: report(Stage.REGISTERING),
-        )
-        ctx.registry.verify(
-            registered, trained.input_example, trained.pipeline.predict(trained.input_example)
-        )
-        champion = ctx.registry.promote_if_better(
-            registered, trained.primary_metric, trained.metrics[trained.primary_metric]
-        )
-        try:  # API processes load the version now, before clients hear of it
-            ctx.announce(registered.name, registered.version)
-        except Exception:  # not fatal: the first prediction loads it
-            log.warning("job.announce.failed", exc_info=True)
-        result = build_result(trained, registered)
-        result["champion"] = champion
-        if store.complete(job_id, result, registered.model_id):
-            outcome = "completed"
-            log.info(
-                "job.completed",
-                extra=fields(
-                    model_id=registered.model_id, seconds=round(time.monotonic() - started, 3)
-                ),
-            )
-        else:
-            outcome = "stopped"
-        return outcome
+        registered, result = _train_and_register(ctx, job, heartbeat)
+        if not store.complete(job_id, result, registered.model_id):
+            return "stopped"
+        seconds = round(time.monotonic() - started, 3)
+        log.info("job.completed", extra=fields(model_id=registered.model_id, seconds=seconds))
+        return "completed"
     except JobStopped as exc:
         log.info("job.stopped", extra=fields(reason=str(exc)))
-        outcome = "stopped"
-        return outcome
+        return "stopped"
     except ModelTrainError as exc:
         return _fail(ctx, job_id, exc.message)
     except SoftTimeLimitExceeded:
@@ -186,3 +138,50 @@ def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
         current = store.get(job_id)
         if current is None or current.status.is_terminal:
             ctx.staging.free_bytes(job_id)
+
+
+def _train_and_register(
+    ctx: WorkerContext, job: Job, heartbeat: Heartbeat
+) -> tuple[RegisteredModel, dict[str, Any]]:
+    """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
+    store, job_id = ctx.store, job.id
+
+    def report(stage: Stage, pct: int | None = None, **details: object) -> None:
+        heartbeat.check()
+        if not store.progress(job_id, stage, pct, **details):
+            raise JobStopped("the job was cancelled")
+
+    data = ctx.staging.read(job_id)
+    if data is None:
+        raise ModelTrainError("the uploaded file is no longer available (it expired)")
+    df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
+    options = TrainOptions(
+        target=job.options.target,
+        task=job.options.task,
+        time_budget=job.options.time_budget,
+        threads=ctx.settings.train_threads,
+        should_stop=heartbeat.stopped.is_set,
+    )
+    trained = train(df, options, report)
+    report(Stage.LOGGING)
+    if job.attempts > 1:
+        ctx.registry.fail_open_runs(job_id)
+    registered = ctx.registry.log_and_register(
+        trained,
+        model_name=job.options.model_name,
+        job_id=job_id,
+        filename=job.filename,
+        data=df,
+        raw_csv=data,
+        on_run_started=lambda run_id: store.set_fields(job_id, runId=run_id),
+        on_stage=lambda _: report(Stage.REGISTERING),
+    )
+    expected = trained.pipeline.predict(trained.input_example)
+    ctx.registry.verify(registered, trained.input_example, expected)
+    metric = trained.primary_metric
+    champion = ctx.registry.promote_if_better(registered, metric, trained.metrics[metric])
+    try:  # API processes load the version now, before clients hear of it
+        ctx.announce(registered.name, registered.version)
+    except Exception:  # not fatal: the first prediction loads it
+        log.warning("job.announce.failed", exc_info=True)
+    return registered, {**build_result(trained, registered), "champion": champion}
