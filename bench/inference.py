@@ -30,6 +30,15 @@ from modeltrain.config import child_environment
 from modeltrain.runtime.processes import ManagedProcess, free_port, http_ok
 
 RESULTS = Path(__file__).parent / "results" / "inference.md"
+WHERE_THE_TIME_GOES = """
+Where the time goes (cProfile of one single-row `pyfunc.predict` of this model in-process, 5–8 ms):
+the scikit-learn `ColumnTransformer`/`OrdinalEncoder` on a one-row pandas frame takes 3.6–5 ms,
+MLflow's schema enforcement about 1 ms, LightGBM itself 0.6 ms (one thread). Both servers run that
+same pipeline, so on a single row at concurrency 1 ours can only save its own overhead; the
+¼-of-MLflow goal needs a cheaper preprocessing inside the model (pipeline work, not serving).
+At concurrency 8 our micro-batching shares one `predict` among the waiting requests, which is where
+the throughput gap comes from. Figures vary ±30 % between runs on this 2-core machine.
+"""
 
 
 def diamonds_csv() -> tuple[bytes, list[dict]]:
@@ -211,7 +220,7 @@ def write_report(results, model_id, first_prediction, serve_start, quick) -> Non
         verdict = "" if ok is None else ("met" if ok else "**not met**")
         lines.append(f"| {name} | {ours_v} | {theirs_v} | {goal} | {verdict} |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
+    RESULTS.write_text("\n".join(lines) + "\n" + WHERE_THE_TIME_GOES)
     print("\n".join(lines))
 
 
