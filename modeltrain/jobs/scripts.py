@@ -69,7 +69,16 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'completed' or status == 'failed' then return 'finished' end
 if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then return 'lost' end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
+if redis.call('HGET', KEYS[1], 'finishRequested') == '1' then return 'finish' end
 return 'ok'
+"""
+
+# KEYS: job hash. ARGV: now. Asks a running job to end its model search now and keep the best
+# model so far; returns 1 when the job is running (and so will finish early).
+REQUEST_FINISH = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'finishRequested', '1', 'updatedAt', ARGV[1])
+return 1
 """
 
 # KEYS: job hash, lease, running set. ARGV: now.

@@ -57,6 +57,7 @@ class JobStore:
         self._heartbeat = client.register_script(scripts.HEARTBEAT)
         self._requeue = client.register_script(scripts.REQUEUE_STALE)
         self._hand_back = client.register_script(scripts.HAND_BACK)
+        self._finish = client.register_script(scripts.REQUEST_FINISH)
 
     # --- create and read -----------------------------------------------------------------
     def create(
@@ -180,7 +181,8 @@ class JobStore:
         return self._claim(keys=self._job_keys(job_id), args=args).decode()
 
     def heartbeat(self, job_id: str, owner: str, lease_seconds: int) -> str:
-        """'ok' while ``owner`` runs the job; 'finished' or 'lost' mean: stop working on it."""
+        """'ok' while ``owner`` runs the job ('finish': and it should end its search early);
+        'finished' or 'lost' mean: stop working on it."""
         keys = [self._keys.job(job_id), self._keys.lease(job_id)]
         return self._heartbeat(keys=keys, args=[owner, lease_seconds]).decode()
 
@@ -214,6 +216,10 @@ class JobStore:
     def hand_back(self, job_id: str, owner: str) -> bool:
         """``owner`` stops running the job without finishing it (shutdown): back to the queue."""
         return self._hand_back(keys=self._job_keys(job_id), args=[_now_iso(), owner]) == 1
+
+    def request_finish(self, job_id: str) -> bool:
+        """Ask a running job to stop its search and keep the best model so far."""
+        return self._finish(keys=[self._keys.job(job_id)], args=[_now_iso()]) == 1
 
     def cancel(self, job_id: str) -> bool:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job

@@ -38,7 +38,7 @@ class TrainOptions:
     task: Task = Task.AUTO
     time_budget: float = 60.0  # seconds
     threads: int = 0  # 0 = all cores
-    should_stop: Callable[[], bool] | None = None  # asked between boosting rounds
+    should_stop: Callable[[], bool] | None = None  # end the search now? (asked between rounds)
 
 
 @dataclass
@@ -115,8 +115,10 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
             ),
         )
     ):
-        if fitted and time.monotonic() > deadline:
-            break
+        if fitted and (
+            time.monotonic() > deadline or (options.should_stop and options.should_stop())
+        ):
+            break  # out of time, or asked to finish: keep the best so far
         candidate = fit()
         fitted.append((candidate, _evaluate(candidate.pipeline, X_test, y_test, task)))
         best_so_far = max(m[metric] for _, m in fitted)

@@ -151,6 +151,21 @@ class UploadService:
         log.info("job.cancelled", extra=fields(job_id=job_id))
         return self._store.get(job_id) or job
 
+    def finish(self, job_id: str) -> Job:
+        """End a running job's model search now; it then completes with the best so far."""
+        job = self._store.get(job_id)
+        if job is None:
+            raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
+        if not self._store.request_finish(job_id):
+            current = self._store.get(job_id) or job
+            raise Conflict(
+                f"the job is {current.status.value}; only a running job can be finished early",
+                trackingId=job_id,
+                status=current.status.value,
+            )
+        log.info("job.finish_requested", extra=fields(job_id=job_id))
+        return self._store.get(job_id) or job
+
     # --- steps ---------------------------------------------------------------------------
     def _begin(self, req: ChunkRequest) -> Job:
         options = self._options(req)

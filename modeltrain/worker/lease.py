@@ -25,6 +25,7 @@ class Heartbeat:
         self._job_id = job_id
         self._owner = owner
         self.stopped = threading.Event()  # set when the job must stop
+        self.finish = threading.Event()  # set when the search should end now, keeping the best
         self.reason = ""
         self._done = threading.Event()
         self._thread = threading.Thread(
@@ -50,6 +51,9 @@ class Heartbeat:
                 state = self._store.heartbeat(self._job_id, self._owner, self._lease_seconds)
             except Exception as exc:  # Redis away for a moment: the lease has slack
                 log.warning("job.heartbeat.failed", extra=fields(error=str(exc)))
+                continue
+            if state == "finish":
+                self.finish.set()
                 continue
             if state != "ok":
                 self.reason = (

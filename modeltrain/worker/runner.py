@@ -160,7 +160,7 @@ def _train_and_register(
         task=job.options.task,
         time_budget=job.options.time_budget,
         threads=ctx.settings.train_threads,
-        should_stop=heartbeat.stopped.is_set,
+        should_stop=lambda: heartbeat.stopped.is_set() or heartbeat.finish.is_set(),
     )
     trained = train(df, options, report)
     report(Stage.LOGGING)

@@ -116,6 +116,22 @@ def test_a_running_job_that_is_cancelled_stops_and_registers_nothing(faults):
     assert not _versions_of(faults, tracking_id)
 
 
+def test_finishing_a_running_job_early_keeps_the_best_model_so_far(faults):
+    with faults.http() as client:
+        tracking_id = _start_slow_job(client, "finished-early", budget=120)
+        started = time.monotonic()
+        answer = client.post(f"/api/model-train/{tracking_id}/finish")
+        assert answer.status_code == 200 and answer.json()["status"] == "running"
+        job = wait_for_job(client, tracking_id, timeout=120)
+        elapsed = time.monotonic() - started
+        again = client.post(f"/api/model-train/{tracking_id}/finish")
+    assert job["status"] == "completed", job["error"]
+    assert elapsed < 60, "the search did not end early"
+    assert {row["estimator"] for row in job["result"]["leaderboard"]} == {"ridge", "lightgbm"}
+    assert len(_versions_of(faults, tracking_id)) == 1
+    assert again.status_code == 409 and again.json()["status"] == "completed"
+
+
 def test_jobs_survive_a_redis_restart_the_api_says_503_meanwhile_and_all_reconnect(faults):
     with faults.http() as client:
         done = upload(client, QUICK_CSV, filename="before-restart.csv")[0].json()["trackingId"]

@@ -170,3 +170,11 @@ def list_jobs(
 @router.post("/{trackingId}/cancel", summary="Cancel a job that has not finished")
 def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:  # noqa: N803
     return JSONResponse(services.uploads.cancel(trackingId).to_status())
+
+
+@router.post(
+    "/{trackingId}/finish",
+    summary="End a running job's model search now; it completes with the best model so far",
+)
+def finish_job(trackingId: str, services: ServicesDep) -> JSONResponse:  # noqa: N803
+    return JSONResponse(services.uploads.finish(trackingId).to_status())
