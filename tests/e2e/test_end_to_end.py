@@ -43,7 +43,7 @@ def test_a_csv_uploaded_in_chunks_becomes_a_registered_model_that_predicts(stack
         assert model_id == f"models:/churn/{result['modelVersion']}"
 
         # The registry knows it, and the version points at the job's run.
-        registry = MlflowClient(tracking_uri=stack.mlflow_uri)
+        registry = MlflowClient(tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri)
         version = registry.get_model_version("churn", result["modelVersion"])
         assert version.run_id == result["runId"]
         assert version.tags["modeltrain.trackingId"] == tracking_id
@@ -108,10 +108,12 @@ def test_a_job_that_cannot_train_fails_with_a_readable_error_and_leaves_no_run_r
     assert job["status"] == "failed"
     assert "single class" in job["error"] and "'label'" in job["error"]
     assert job["modelId"] is None
-    runs = MlflowClient(tracking_uri=stack.mlflow_uri).search_runs(
+    runs = MlflowClient(tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri).search_runs(
         experiment_ids=[
             e.experiment_id
-            for e in MlflowClient(tracking_uri=stack.mlflow_uri).search_experiments()
+            for e in MlflowClient(
+                tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri
+            ).search_experiments()
         ],
         filter_string=f"tags.`modeltrain.trackingId` = '{tracking_id}'",
     )
@@ -166,7 +168,7 @@ def test_prediction_inputs_are_checked_against_the_model_signature(stack):
 
 
 def test_reports_plots_and_the_champion_alias_land_in_mlflow(stack):
-    registry = MlflowClient(tracking_uri=stack.mlflow_uri)
+    registry = MlflowClient(tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri)
     with stack.http() as client:
         good = classification_frame(rows=300, seed=61).to_csv(index=False).encode()
         first = wait_for_job(
@@ -213,6 +215,6 @@ def test_a_regressor_gets_its_own_plots(stack):
             client,
             upload(client, data, filename="reg-plots.csv", timeBudget=2)[0].json()["trackingId"],
         )
-    registry = MlflowClient(tracking_uri=stack.mlflow_uri)
+    registry = MlflowClient(tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri)
     names = {a.path for a in registry.list_artifacts(job["result"]["runId"], "plots")}
     assert {"plots/predicted_vs_actual.png", "plots/residuals.png"} <= names

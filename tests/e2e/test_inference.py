@@ -53,7 +53,7 @@ ROWS = records(classification_frame(rows=20, seed=99).drop(columns=["churn"]))
 def test_versions_and_aliases_resolve_and_an_alias_moves_after_its_ttl(stack, two_versions):
     v1, v2 = (job["modelId"] for job in two_versions)
     name = two_versions[0]["result"]["modelName"]
-    registry = MlflowClient(tracking_uri=stack.mlflow_uri)
+    registry = MlflowClient(tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri)
     registry.set_registered_model_alias(name, "champion", v1.rsplit("/", 1)[1])
     with stack.http() as client:
 

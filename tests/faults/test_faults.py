@@ -50,7 +50,7 @@ def _start_slow_job(client, name: str, budget: int = 10) -> str:
 
 
 def _versions_of(faults: FaultStack, tracking_id: str) -> list:
-    client = MlflowClient(tracking_uri=faults.mlflow_uri)
+    client = MlflowClient(tracking_uri=faults.mlflow_uri, registry_uri=faults.mlflow_uri)
     return client.search_model_versions(f"tags.`modeltrain.trackingId` = '{tracking_id}'")
 
 

@@ -80,7 +80,7 @@ def test_artifacts_go_through_the_mlflow_server_on_postgresql(cluster):
     with cluster.http(0) as a:
         answer = _post_chunk(a, 0, 1, CSV, timeBudget="2")
         job = _wait(a, answer["trackingId"])
-    registry = MlflowClient(tracking_uri=cluster.mlflow_uri)
+    registry = MlflowClient(tracking_uri=cluster.mlflow_uri, registry_uri=cluster.mlflow_uri)
     run = registry.get_run(job["result"]["runId"])
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     version = registry.get_model_version(job["result"]["modelName"], job["result"]["modelVersion"])
