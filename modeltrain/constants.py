@@ -77,6 +77,9 @@ class Keys:
     def running(self) -> str:  # set: ids of jobs in `running`, for the reaper
         return f"{self.prefix}:jobs:running"
 
+    def undispatched(self) -> str:  # sorted set: queued job ids whose Celery message is not
+        return f"{self.prefix}:jobs:undispatched"  # known to be sent, scored by queue time
+
     def model_events(self) -> str:  # pub/sub channel: "<name>/<version>" of new model versions
         return f"{self.prefix}:events:models"
 
@@ -89,6 +92,9 @@ CELERY_QUEUE = "modeltrain"
 # Leases (length: the `lease_seconds` setting): a running job's worker refreshes its lease this
 # many times per lease length; the reaper looks for lapsed leases this many times per length.
 HEARTBEATS_PER_LEASE = 6
+# A queued job whose Celery message was not confirmed sent this long after (the API died in
+# between) is sent again by a reaper; the claim makes a duplicate message harmless.
+DISPATCH_GRACE_SECONDS = 30
 REAPS_PER_LEASE = 3
 # Seconds a job may run beyond its time budget (loading, logging, registering) before Celery's
 # soft time limit stops it; the hard limit follows HARD_LIMIT_GRACE_SECONDS later.

@@ -23,14 +23,16 @@ end
 return 1
 """
 
-# KEYS: job hash. ARGV: now, progress, retention (s), options json.
-# Moves an upload's job to `queued` exactly once; returns 1 when this call did it.
+# KEYS: job hash, undispatched set. ARGV: now, progress, retention (s), options json, epoch s.
+# Moves an upload's job to `queued` exactly once (and notes it as not yet sent to Celery);
+# returns 1 when this call did it.
 QUEUE = """
 if redis.call('HGET', KEYS[1], 'stage') ~= 'uploading' then return 0 end
 if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
 redis.call('HSET', KEYS[1], 'stage', 'queued', 'progress', ARGV[2], 'options', ARGV[4],
            'updatedAt', ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), string.match(KEYS[1], '[^:]+$'))
 return 1
 """
 

@@ -163,8 +163,25 @@ class JobStore:
 
     def mark_queued(self, job_id: str, options: JobOptions) -> bool:
         """Move a finished upload's job to `queued`; True only for the one call that did it."""
-        args = [_now_iso(), STAGE_PROGRESS[Stage.QUEUED], self._retention, options.to_json()]
-        return self._queue(keys=[self._keys.job(job_id)], args=args) == 1
+        args = [
+            _now_iso(),
+            STAGE_PROGRESS[Stage.QUEUED],
+            self._retention,
+            options.to_json(),
+            time.time(),
+        ]
+        keys = [self._keys.job(job_id), self._keys.undispatched()]
+        return self._queue(keys=keys, args=args) == 1
+
+    def mark_dispatched(self, job_id: str) -> None:
+        """The job's Celery message is sent."""
+        self._redis.zrem(self._keys.undispatched(), job_id)
+
+    def undispatched_ids(self, older_than: float) -> list[str]:
+        """Queued jobs whose message was not confirmed sent ``older_than`` seconds after."""
+        cutoff = time.time() - older_than
+        ids = self._redis.zrangebyscore(self._keys.undispatched(), "-inf", cutoff)
+        return [i.decode() for i in ids]
 
     # --- leases: who runs a job, and noticing when that worker is gone -------------------
     def claim(self, job_id: str, owner: str, lease_seconds: int, max_attempts: int) -> str:

@@ -279,6 +279,7 @@ class UploadService:
         self._staging.finished(job.id)
         try:
             self._enqueue(job.id, job.options.time_budget)
+            self._store.mark_dispatched(job.id)
         except Exception as exc:
             message = f"the job could not be queued: {exc}"
             self._store.fail(job.id, message)

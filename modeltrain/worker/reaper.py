@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from modeltrain.constants import JobStatus
+from modeltrain.constants import DISPATCH_GRACE_SECONDS, JobStatus, Stage
 from modeltrain.jobs import JobStore
 from modeltrain.logging import fields
 from modeltrain.registry import Registry
@@ -47,6 +47,18 @@ class Reaper:
             log.warning("job.worker_lost.requeued", extra=fields(job_id=job_id))
         return requeued
 
+    def dispatch_stranded(self, grace: float = DISPATCH_GRACE_SECONDS) -> list[str]:
+        """Send again the jobs queued by an API that died before sending their message."""
+        sent = []
+        for job_id in self._store.undispatched_ids(grace):
+            job = self._store.get(job_id)
+            if job is not None and job.status == JobStatus.PENDING and job.stage == Stage.QUEUED:
+                self._requeue(job_id, job.options.time_budget)
+                sent.append(job_id)
+                log.warning("job.dispatch.resent", extra=fields(job_id=job_id))
+            self._store.mark_dispatched(job_id)
+        return sent
+
     def end_orphan_runs(self) -> list[str]:
         if self._registry is None:
             return []
@@ -64,6 +76,7 @@ class Reaper:
         while not self._stop.wait(self._interval):
             try:
                 self.reap_once()
+                self.dispatch_stranded()
                 self._rounds += 1
                 if self._rounds % ORPHAN_RUN_SCAN_EVERY == 0:
                     self.end_orphan_runs()

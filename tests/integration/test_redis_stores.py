@@ -175,3 +175,19 @@ def test_uploads_in_flight_are_capped(redis_client, keys):
     assert not staging.begin("c", 1)
     staging.finished("a")
     assert staging.begin("c", 1)
+
+
+def test_a_job_queued_by_an_api_that_died_before_sending_it_is_sent_by_a_reaper(store):
+    from modeltrain.worker.reaper import Reaper
+
+    stranded = store.create("a.csv", JobOptions(), ttl_seconds=60)
+    store.mark_queued(stranded.id, JobOptions())  # ...and the API died here
+    sent_ok = store.create("b.csv", JobOptions(), ttl_seconds=60)
+    store.mark_queued(sent_ok.id, JobOptions())
+    store.mark_dispatched(sent_ok.id)
+    sent: list[str] = []
+    reaper = Reaper(store, lambda jid, budget: sent.append(jid))
+    assert reaper.dispatch_stranded(grace=30) == []  # too early to tell
+    assert reaper.dispatch_stranded(grace=0) == [stranded.id]
+    assert sent == [stranded.id]
+    assert reaper.dispatch_stranded(grace=0) == []  # sent once
