@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
@@ -48,7 +48,6 @@ class Job:
     worker: str | None = None  # who runs (or ran) the latest attempt: "<node>:<pid>:<random>"
     best_score: float | None = None  # primary metric of the best candidate so far
     eta_seconds: float | None = None  # model-search time left when last reported
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> Job:

@@ -246,6 +246,3 @@ class JobStore:
     def set_fields(self, job_id: str, **values: Any) -> bool:
         """Record fields (e.g. ``runId``) on a job that has not finished."""
         return self.update(job_id, **values)
-
-    def ping(self) -> bool:
-        return bool(self._redis.ping())

@@ -1,7 +1,7 @@
 """Model cache and schema-checked predict(); framework-free."""
 
 from modeltrain.serving.cache import LoadedModel, ModelCache
-from modeltrain.serving.predictor import answer_as_csv, frame_from_csv, frame_from_request, predict
+from modeltrain.serving.predictor import answer_as_csv, frame_from_csv, frame_from_request
 
 __all__ = [
     "LoadedModel",
@@ -9,5 +9,4 @@ __all__ = [
     "answer_as_csv",
     "frame_from_csv",
     "frame_from_request",
-    "predict",
 ]

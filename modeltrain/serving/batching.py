@@ -30,8 +30,6 @@ class MicroBatcher:
         )
         self._task: asyncio.Task[None] | None = None
         self._loop_ref: asyncio.AbstractEventLoop | None = None
-        self.batches = 0
-        self.requests = 0
 
     async def submit(self, data: pd.DataFrame, probabilities: bool) -> Result:
         if self._task is None or self._task.done():
@@ -52,8 +50,6 @@ class MicroBatcher:
             await self._serve(batch)
 
     async def _serve(self, batch: list[tuple[pd.DataFrame, bool, asyncio.Future[Result]]]) -> None:
-        self.batches += 1
-        self.requests += len(batch)
         if len(batch) == 1:
             data, probabilities, future = batch[0]
             await self._settle(future, data, probabilities)

@@ -210,10 +210,3 @@ def answer(
         body["classes"] = model.classes
         body["probabilities"] = probas
     return body
-
-
-def predict(model: LoadedModel, rows: Rows, probabilities: bool = False) -> dict[str, Any]:
-    """Schema-checked prediction of one request, in the calling thread."""
-    if probabilities:
-        check_probabilities(model)
-    return answer(model, *run_model(model, model_frame(rows, model), probabilities))

@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from modeltrain.config import Settings
 from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, JobStatus, Stage, Task
@@ -135,17 +135,9 @@ class UploadService:
     def cancel(self, job_id: str) -> Job:
         """Cancel a job that has not finished; its staged bytes are freed unless a worker is
         running it (the worker frees them when it stops)."""
-        job = self._store.get(job_id)
-        if job is None:
-            raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
+        job = self._existing(job_id)
         if not self._store.cancel(job_id):
-            current = self._store.get(job_id) or job
-            raise Conflict(
-                f"the job has already {current.status.value}; "
-                "only unfinished jobs can be cancelled",
-                trackingId=job_id,
-                status=current.status.value,
-            )
+            self._refuse(job, "has already {status}; only unfinished jobs can be cancelled")
         if job.status != JobStatus.RUNNING:
             self._staging.discard(job_id)
         log.info("job.cancelled", extra=fields(job_id=job_id))
@@ -153,18 +145,22 @@ class UploadService:
 
     def finish(self, job_id: str) -> Job:
         """End a running job's model search now; it then completes with the best so far."""
+        job = self._existing(job_id)
+        if not self._store.request_finish(job_id):
+            self._refuse(job, "is {status}; only a running job can be finished early")
+        log.info("job.finish_requested", extra=fields(job_id=job_id))
+        return self._store.get(job_id) or job
+
+    def _existing(self, job_id: str) -> Job:
         job = self._store.get(job_id)
         if job is None:
             raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
-        if not self._store.request_finish(job_id):
-            current = self._store.get(job_id) or job
-            raise Conflict(
-                f"the job is {current.status.value}; only a running job can be finished early",
-                trackingId=job_id,
-                status=current.status.value,
-            )
-        log.info("job.finish_requested", extra=fields(job_id=job_id))
-        return self._store.get(job_id) or job
+        return job
+
+    def _refuse(self, job: Job, why: str) -> NoReturn:
+        """409 for a control that does not fit the job's current status."""
+        status = (self._store.get(job.id) or job).status.value
+        raise Conflict(f"the job {why.format(status=status)}", trackingId=job.id, status=status)
 
     # --- steps ---------------------------------------------------------------------------
     def _begin(self, req: ChunkRequest) -> Job:
