@@ -39,3 +39,21 @@ def regression_metrics(y_true, y_pred) -> dict[str, float]:
         "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
         "r2": float(metrics.r2_score(y_true, y_pred)),
     }
+
+
+def output_score(task: Task, y: np.ndarray, output: np.ndarray, n_classes: int) -> float:
+    """The primary metric of raw model outputs: ROC AUC of class probabilities (classes
+    encoded 0..k-1; one-vs-rest weighted for several), R² of regression values."""
+    if task == Task.REGRESSION:
+        return float(metrics.r2_score(y, output))
+    present = np.unique(y)
+    if n_classes == 2 and len(present) == 2:
+        return float(metrics.roc_auc_score(y, output[:, 1]))
+    if len(present) == n_classes:
+        probs = output / np.clip(output.sum(axis=1, keepdims=True), 1e-12, None)
+        return float(
+            metrics.roc_auc_score(
+                y, probs, multi_class="ovr", average="weighted", labels=list(range(n_classes))
+            )
+        )
+    return float(metrics.balanced_accuracy_score(y, output.argmax(axis=1)))

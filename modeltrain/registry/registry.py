@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -29,20 +31,27 @@ from modeltrain.registry import plots
 
 log = logging.getLogger(__name__)
 
-# Types inside our pipelines that skops must be told to trust when it (de)serialises them.
-SKOPS_TRUSTED_TYPES = [
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-    "lightgbm.basic.Booster",
-    "collections.OrderedDict",
-    "collections.defaultdict",
-    "numpy.dtype",
-    "builtins.slice",
-]
+# Modules whose types skops may be told to trust when it (de)serialises our pipelines: our own
+# featurizer and ensemble, the estimators' libraries, and containers.
+SKOPS_TRUSTED_MODULES = ("modeltrain", "lightgbm", "sklearn", "numpy", "scipy", "collections",
+                         "builtins")  # fmt: skip
 TAG_TRACKING_ID = "modeltrain.trackingId"
 TAG_METRIC = "modeltrain.primaryMetric"  # on model versions: the metric that ranks them
 TAG_METRIC_VALUE = "modeltrain.primaryMetricValue"  # and its held-out value
 CHAMPION = "champion"  # alias of the best version of a model name
+CANDIDATE_LOG_THREADS = 8  # concurrent requests logging the search's nested runs
+
+
+def skops_trusted_types(model: object) -> list[str]:
+    """The types of `model` that skops does not trust by default, all from modules we trust;
+    anything else is refused (it would not load)."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    foreign = [t for t in untrusted if t.split(".")[0] not in SKOPS_TRUSTED_MODULES]
+    if foreign:
+        raise TrainingError(f"the model holds types that cannot be stored safely: {foreign}")
+    return untrusted
 
 
 def _pip_requirements() -> list[str]:
@@ -158,6 +167,7 @@ class Registry:
             if on_run_started:
                 on_run_started(run.info.run_id)
             self._log_run_contents(trained, data, raw_csv, filename)
+            self._log_candidates(trained, run.info.experiment_id, run.info.run_id)
             signature = infer_signature(
                 trained.input_example, trained.pipeline.predict(trained.input_example)
             )
@@ -167,7 +177,7 @@ class Registry:
                 signature=signature,
                 input_example=trained.input_example,
                 pip_requirements=_pip_requirements(),
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                skops_trusted_types=skops_trusted_types(trained.pipeline),
             )
             if on_stage:
                 on_stage("registering")
@@ -189,6 +199,31 @@ class Registry:
         )
         return RegisteredModel(model_name, str(version), run.info.run_id, run.info.experiment_id)
 
+    def _log_candidates(self, trained: TrainedModel, experiment_id: str, parent: str) -> None:
+        """One nested run per candidate of the search (params, validation score, fit time),
+        logged concurrently: three small requests each."""
+        metric = trained.primary_metric
+        now = int(time.time() * 1000)
+
+        def log_one(row: dict[str, Any]) -> None:
+            name = f"{row['estimator']}-{row['trial']}" if row["trial"] is not None else "ensemble"
+            run = self._client.create_run(
+                experiment_id,
+                run_name=name,
+                tags={"mlflow.parentRunId": parent, "modeltrain.candidate": row["estimator"]},
+            )
+            skip = {"trial", "estimator", metric, "fitSeconds", "error"}
+            params = [Param(k, str(v)[:6000]) for k, v in row.items() if k not in skip]
+            metrics = [Metric("fit_seconds", float(row.get("fitSeconds") or 0.0), now, 0)]
+            if row.get(metric) is not None:
+                metrics.append(Metric(f"validation_{metric}", float(row[metric]), now, 0))
+            self._client.log_batch(run.info.run_id, metrics=metrics, params=params)
+            status = "FAILED" if row.get("error") else "FINISHED"
+            self._client.set_terminated(run.info.run_id, status=status)
+
+        with ThreadPoolExecutor(max_workers=CANDIDATE_LOG_THREADS) as pool:
+            list(pool.map(log_one, trained.leaderboard))
+
     def _log_run_contents(
         self, trained: TrainedModel, data: pd.DataFrame, raw_csv: bytes | None, filename: str
     ) -> None:
@@ -200,6 +235,7 @@ class Registry:
                 "rows": trained.rows,
                 "columns": trained.columns,
                 **{f"model.{k}": v for k, v in trained.params.items()},
+                **{f"search.{k}": v for k, v in trained.search.items()},
             }
         )
         mlflow.log_metrics({f"holdout_{k}": v for k, v in trained.metrics.items()})

@@ -27,6 +27,7 @@ from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.lease import Heartbeat, JobStopped
 
 log = logging.getLogger(__name__)
+RESULT_LEADERBOARD_ROWS = 25  # the best candidates in `result`; MLflow has a run for each
 
 
 def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str, Any]:
@@ -40,7 +41,8 @@ def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str
         "metrics": trained.metrics,
         "primaryMetric": trained.primary_metric,
         "estimator": trained.estimator,
-        "leaderboard": trained.leaderboard,
+        "leaderboard": trained.leaderboard[:RESULT_LEADERBOARD_ROWS],
+        "search": trained.search,
         "classes": trained.classes,
         "trainSeconds": round(trained.train_seconds, 3),
         "guardrails": guardrails_summary(trained.guardrails),

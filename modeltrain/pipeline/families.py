@@ -1,0 +1,186 @@
+"""The model families searched, their hyperparameter spaces, and fitting one configuration.
+
+Every family fits on the featurizer's float matrix (NaN for missing values, categories as
+integer codes whose positions are `categorical`). Classification targets arrive encoded as
+0..k-1, so every family's probabilities line up with the same classes."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import optuna
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from modeltrain.constants import Task
+
+MAX_BOOSTING_ROUNDS = 3000
+EARLY_STOPPING_ROUNDS = 50
+FOREST_MAX_SAMPLES = 50_000  # rows each tree of a forest sees, at most (large data)
+FAMILIES = ("lightgbm", "linear", "extra_trees", "random_forest")
+
+
+@dataclass
+class FitContext:
+    task: Task
+    categorical: list[int]  # column positions holding category codes
+    threads: int  # 0 = all cores
+    deadline: float  # time.monotonic() after which boosting stops
+    should_stop: Callable[[], bool] | None = None
+
+
+def family_name(family: str, task: Task) -> str:
+    """The estimator's name shown in leaderboards."""
+    if family == "linear":
+        return "logistic_regression" if task == Task.CLASSIFICATION else "ridge"
+    return family
+
+
+def default_params(family: str, task: Task, rows: int) -> dict[str, Any]:
+    """A sensible first configuration of each family (tried before the search proper)."""
+    if family == "lightgbm":
+        return {
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "min_child_samples": max(2, min(20, rows // 50)),
+            "colsample_bytree": 0.8,
+            "subsample": 0.8,
+            "reg_lambda": 1e-3,
+        }
+    if family == "linear":
+        return {"C": 1.0} if task == Task.CLASSIFICATION else {"alpha": 1.0}
+    return {"n_estimators": 100, "max_features": 0.6, "min_samples_leaf": 1}
+
+
+def suggest_params(trial: optuna.Trial, family: str, task: Task, rows: int) -> dict[str, Any]:
+    """One configuration of the family drawn by the sampler (names prefixed by family, as the
+    search space is conditional on it)."""
+    p = f"{family}."
+    if family == "lightgbm":
+        return {
+            "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.3, log=True),
+            "num_leaves": trial.suggest_int(p + "num_leaves", 4, 256, log=True),
+            "min_child_samples": trial.suggest_int(
+                p + "min_child_samples", 2, max(3, min(100, rows // 10)), log=True
+            ),
+            "colsample_bytree": trial.suggest_float(p + "colsample_bytree", 0.3, 1.0),
+            "subsample": trial.suggest_float(p + "subsample", 0.5, 1.0),
+            "reg_lambda": trial.suggest_float(p + "reg_lambda", 1e-3, 10.0, log=True),
+        }
+    if family == "linear":
+        if task == Task.CLASSIFICATION:
+            return {"C": trial.suggest_float(p + "C", 1e-3, 100.0, log=True)}
+        return {"alpha": trial.suggest_float(p + "alpha", 1e-3, 1000.0, log=True)}
+    return {
+        "n_estimators": trial.suggest_int(p + "n_estimators", 50, 300, log=True),
+        "max_features": trial.suggest_float(p + "max_features", 0.1, 1.0),
+        "min_samples_leaf": trial.suggest_int(p + "min_samples_leaf", 1, 20, log=True),
+    }
+
+
+def _deadline_callback(deadline: float, should_stop: Callable[[], bool] | None):
+    """Stop boosting when the time budget is spent (or the job must stop); the best iteration
+    so far is kept."""
+
+    def _callback(env: lgb.callback.CallbackEnv) -> None:
+        if time.monotonic() > deadline or (should_stop is not None and should_stop()):
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+    _callback.order = 40  # type: ignore[attr-defined]
+    return _callback
+
+
+def make_estimator(family: str, params: dict[str, Any], ctx: FitContext, columns: int) -> Any:
+    jobs = ctx.threads or -1
+    classify = ctx.task == Task.CLASSIFICATION
+    if family == "lightgbm":
+        cls = lgb.LGBMClassifier if classify else lgb.LGBMRegressor
+        return cls(
+            n_estimators=params.get("n_estimators", MAX_BOOSTING_ROUNDS),
+            subsample_freq=1,
+            random_state=0,
+            n_jobs=jobs,
+            verbose=-1,
+            **{k: v for k, v in params.items() if k != "n_estimators"},
+        )
+    if family == "linear":
+        numeric = [i for i in range(columns) if i not in ctx.categorical]
+        prep = ColumnTransformer(
+            [
+                (
+                    "num",
+                    make_pipeline(
+                        SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                    ),
+                    numeric,
+                ),
+                (
+                    "cat",
+                    make_pipeline(
+                        SimpleImputer(strategy="constant", fill_value=-1.0),
+                        OneHotEncoder(
+                            handle_unknown="infrequent_if_exist", max_categories=30, min_frequency=2
+                        ),
+                    ),
+                    ctx.categorical,
+                ),
+            ]
+        )
+        model = (
+            LogisticRegression(max_iter=500, C=params["C"])
+            if classify
+            else Ridge(alpha=params["alpha"])
+        )
+        return Pipeline([("prep", prep), ("model", model)])
+    forest = {
+        ("random_forest", True): RandomForestClassifier,
+        ("random_forest", False): RandomForestRegressor,
+        ("extra_trees", True): ExtraTreesClassifier,
+        ("extra_trees", False): ExtraTreesRegressor,
+    }[(family, classify)]
+    return forest(n_jobs=jobs, random_state=0, **params)
+
+
+def fit(
+    family: str,
+    params: dict[str, Any],
+    ctx: FitContext,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+) -> tuple[Any, int | None]:
+    """Fit one configuration; with a validation set, LightGBM stops early on it. Returns the
+    estimator and, for LightGBM, the boosting rounds it kept."""
+    model = make_estimator(family, params, ctx, X.shape[1])
+    if family == "lightgbm":
+        callbacks = [_deadline_callback(ctx.deadline, ctx.should_stop)]
+        extra: dict[str, Any] = {}
+        if X_val is not None:
+            callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False))
+            extra["eval_set"] = [(X_val, y_val)]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
+            model.fit(X, y, categorical_feature=ctx.categorical or "auto", callbacks=callbacks,
+                      **extra)  # fmt: skip
+        rounds = int(model.best_iteration_ or model.n_estimators_) if X_val is not None else None
+        return model, rounds or int(model.n_estimators_)
+    if family in ("random_forest", "extra_trees") and len(X) > FOREST_MAX_SAMPLES:
+        model.set_params(bootstrap=True, max_samples=FOREST_MAX_SAMPLES / len(X))
+    model.fit(X, y)
+    return model, None

@@ -1,0 +1,229 @@
+"""Model search within the time budget: Optuna's TPE sampler over the families and their
+hyperparameters, each configuration scored by cross-validation on small data or on one
+validation split on large data.
+
+The first trials are each family's default configuration (cheap ones first), so that even a
+budget of a few seconds compares the families; the sampler explores from there. The search
+stops when the budget, less the time the final refit will need, is spent, or when the job is
+asked to finish; LightGBM trials stop boosting at the deadline too."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from modeltrain.constants import Task
+from modeltrain.pipeline import families
+from modeltrain.pipeline.ensemble import member_output
+from modeltrain.pipeline.metrics import output_score
+
+CV_FOLDS_SMALL, CV_ROWS_SMALL = 5, 2_000  # up to this many rows: 5-fold cross-validation
+CV_FOLDS_MEDIUM, CV_ROWS_MEDIUM = 3, 20_000  # up to this many: 3 folds; above: one split
+VALIDATION_SHARE = 0.2  # of the training rows, when one split is used
+KEPT_OUTPUTS = 20  # best trials whose validation outputs are kept for the ensemble
+# Time kept for the final fits, in fold fits of the best three trials: the chosen models are
+# fitted on the training rows, and again on all rows (a fit on more rows costs more).
+REFIT_FACTOR = 2.5
+SKEWED = 1.0  # |skew| of a non-negative regression target from which log1p is tried
+
+
+@dataclass
+class Trial:
+    number: int
+    family: str
+    params: dict[str, Any]
+    log_target: bool
+    score: float = math.nan
+    seconds: float = 0.0  # the whole evaluation (every fold)
+    fit_seconds: float = 0.0  # one fold's fit, on average
+    rounds: int | None = None  # LightGBM: boosting rounds to refit with
+    output: np.ndarray | None = None  # validation outputs (rows of SearchResult.covered)
+    error: str | None = None
+
+    def leaderboard_row(self, task: Task, metric: str) -> dict[str, Any]:
+        params = dict(self.params)
+        if self.rounds is not None:
+            params["n_estimators"] = self.rounds
+        if self.log_target:
+            params["log_target"] = True
+        row: dict[str, Any] = {
+            "trial": self.number,
+            "estimator": families.family_name(self.family, task),
+            metric: None if math.isnan(self.score) else round(self.score, 6),
+            "fitSeconds": round(self.seconds, 3),
+            **{k: round(v, 6) if isinstance(v, float) else v for k, v in params.items()},
+        }
+        if self.error:
+            row["error"] = self.error
+        return row
+
+
+@dataclass
+class SearchResult:
+    trials: list[Trial]  # in the order they ran
+    covered: np.ndarray  # training rows the validation outputs are for
+    validation: str  # "5-fold cross-validation" or "holdout"
+    stopped_early: bool = False  # asked to finish before the budget was spent
+    ranked: list[Trial] = field(default_factory=list)  # finished trials, best first
+
+
+def make_folds(y: np.ndarray, task: Task) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    rows = len(y)
+    stratify = task == Task.CLASSIFICATION
+    if rows > CV_ROWS_MEDIUM:
+        index = np.arange(rows)
+        counts = np.bincount(y) if stratify else None
+        strat = y if stratify and counts is not None and counts.min() >= 2 else None
+        fit_idx, val_idx = train_test_split(
+            index, test_size=VALIDATION_SHARE, random_state=0, stratify=strat
+        )
+        return [(np.sort(fit_idx), np.sort(val_idx))], "holdout"
+    k = CV_FOLDS_SMALL if rows <= CV_ROWS_SMALL else CV_FOLDS_MEDIUM
+    if stratify and np.bincount(y).min() >= k:
+        splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
+    else:
+        splitter = KFold(n_splits=k, shuffle=True, random_state=0)
+    return list(splitter.split(np.zeros(rows), y)), f"{k}-fold cross-validation"
+
+
+def evaluate(
+    trial: Trial,
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    ctx: families.FitContext,
+    n_classes: int,
+) -> None:
+    """Fit the trial's configuration on each fold and score its validation outputs."""
+    started = time.monotonic()
+    shape = (len(y), n_classes) if ctx.task == Task.CLASSIFICATION else (len(y),)
+    output = np.full(shape, np.nan)
+    fit_times, rounds = [], []
+    for fit_idx, val_idx in folds:
+        y_fit, y_val = y[fit_idx], y[val_idx]
+        if trial.log_target:
+            y_fit, y_val = np.log1p(y_fit), np.log1p(y_val)
+        fit_started = time.monotonic()
+        model, kept = families.fit(
+            trial.family, trial.params, ctx, X[fit_idx], y_fit, X[val_idx], y_val
+        )
+        fit_times.append(time.monotonic() - fit_started)
+        if kept is not None:
+            rounds.append(kept)
+        out = member_output(model, X[val_idx], ctx.task, n_classes)
+        output[val_idx] = np.expm1(out) if trial.log_target else out
+    covered = np.concatenate([v for _, v in folds])
+    covered.sort()
+    trial.output = output[covered]
+    trial.score = output_score(ctx.task, y[covered], trial.output, n_classes)
+    trial.fit_seconds = float(np.mean(fit_times))
+    trial.rounds = int(np.mean(rounds) * (1 + 1 / len(folds))) if rounds else None
+    trial.seconds = time.monotonic() - started
+
+
+def search(
+    X: np.ndarray,
+    y: np.ndarray,
+    task: Task,
+    categorical: list[int],
+    deadline: float,
+    threads: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+    on_trial: Callable[[Trial, Trial | None], None] | None = None,
+) -> SearchResult:
+    """Search until `deadline` (time.monotonic()), keeping room for the final refit.
+    `on_trial(trial, best)` is called after each finished trial. y is 0..k-1 for classes."""
+    n_classes = int(y.max()) + 1 if task == Task.CLASSIFICATION else 0
+    folds, validation = make_folds(y, task)
+    rows = len(y)
+    skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
+    ctx = families.FitContext(task, categorical, threads, deadline, should_stop)
+    result = SearchResult([], np.sort(np.concatenate([v for _, v in folds])), validation)
+    last_seconds: dict[str, float] = {}
+
+    def reserve() -> float:
+        best = result.ranked[:3]
+        return REFIT_FACTOR * sum(t.fit_seconds for t in best)
+
+    def out_of_time() -> bool:
+        return bool(result.trials) and time.monotonic() + reserve() >= deadline
+
+    def objective(ot: optuna.Trial) -> float:
+        family = ot.suggest_categorical("family", families.FAMILIES)
+        params = families.suggest_params(ot, family, task, rows)
+        log_target = bool(ot.suggest_categorical("log_target", [False, True])) if skewed else False
+        remaining = deadline - reserve() - time.monotonic()
+        if result.trials and last_seconds.get(family, 0.0) > remaining:
+            raise optuna.TrialPruned()  # this family would not finish in time
+        trial = Trial(ot.number, family, params, log_target)
+        try:
+            evaluate(trial, X, y, folds, ctx, n_classes)
+        except Exception as exc:  # one configuration failing is a finding, not the end
+            trial.error = f"{type(exc).__name__}: {exc}"[:300]
+        result.trials.append(trial)
+        last_seconds[family] = trial.seconds
+        if not math.isnan(trial.score):
+            _rank(result, trial)
+        if on_trial:
+            on_trial(trial, result.ranked[0] if result.ranked else None)
+        return trial.score
+
+    def stop_when_done(study: optuna.Study, _: Any) -> None:
+        if should_stop is not None and should_stop():
+            result.stopped_early = True
+            study.stop()
+        elif out_of_time():
+            study.stop()
+        elif (
+            result.trials
+            and min(last_seconds.get(f, 0.0) for f in families.FAMILIES)
+            > deadline - reserve() - time.monotonic()
+        ):
+            study.stop()  # nothing fits in the time left
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            seed=0, multivariate=True, group=True, n_startup_trials=len(families.FAMILIES) + 6
+        )
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+    firsts = [(family, False) for family in ("linear", "lightgbm", "extra_trees", "random_forest")]
+    if skewed:
+        firsts.append(("lightgbm", True))
+    for family, log_target in firsts:
+        params = families.default_params(family, task, rows)
+        enqueued: dict[str, Any] = {
+            "family": family,
+            **{f"{family}.{k}": v for k, v in params.items()},
+        }
+        if skewed:
+            enqueued["log_target"] = log_target
+        study.enqueue_trial(enqueued)
+    timeout = max(0.0, deadline - time.monotonic())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(objective, timeout=timeout, callbacks=[stop_when_done], catch=())
+    return result
+
+
+def _rank(result: SearchResult, trial: Trial) -> None:
+    """Keep the finished trials ranked best first; only the best keep their outputs."""
+    result.ranked.append(trial)
+    result.ranked.sort(key=lambda t: t.score, reverse=True)
+    for dropped in result.ranked[KEPT_OUTPUTS:]:
+        dropped.output = None
+
+
+def _skew(y: np.ndarray) -> float:
+    centred = y - y.mean()
+    std = centred.std()
+    return float((centred**3).mean() / std**3) if std > 0 else 0.0
