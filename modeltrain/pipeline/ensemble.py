@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.ensemble._forest import BaseForest, ForestClassifier
 from sklearn.utils.metaestimators import available_if
 
 from modeltrain.constants import Task
@@ -21,7 +22,11 @@ def member_output(model: Any, X: np.ndarray, task: Task, n_classes: int) -> np.n
     """A fitted member's prediction: class probabilities (rows × classes, classes 0..k-1)
     for classification, values for regression."""
     booster = getattr(model, "booster_", None)
-    if booster is not None:
+    if isinstance(model, BaseForest):
+        proba = _forest_output(model, X)
+        if task == Task.REGRESSION:
+            return proba
+    elif booster is not None:
         raw = booster.predict(X, num_threads=1 if len(X) <= 1000 else 0)
         if task == Task.REGRESSION:
             return raw
@@ -35,6 +40,24 @@ def member_output(model: Any, X: np.ndarray, task: Task, n_classes: int) -> np.n
     full = np.zeros((len(X), n_classes))  # a member that never saw some class
     full[:, np.asarray(model.classes_, dtype=int)] = proba
     return full
+
+
+def _forest_output(forest: BaseForest, X: np.ndarray) -> np.ndarray:
+    """A forest's average over its trees, asking each tree's structure directly: the
+    estimators' own predict() checks its input for every tree (about 0.2 ms a tree on one row,
+    profiled: 19 ms for 100 trees), the structure answers in microseconds. The same values as
+    the forest's predict / predict_proba (a unit test compares them)."""
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    total = None
+    for tree in forest.estimators_:
+        values = tree.tree_.predict(X32)
+        if isinstance(forest, ForestClassifier):
+            values = values[:, : forest.n_classes_]
+            values = values / np.clip(values.sum(axis=1, keepdims=True), 1e-12, None)
+        else:
+            values = values[:, 0]
+        total = values if total is None else total + values
+    return total / len(forest.estimators_)
 
 
 def _is_classifier(ensemble: Ensemble) -> bool:

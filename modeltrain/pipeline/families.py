@@ -33,6 +33,9 @@ MAX_BOOSTING_ROUNDS = 3000
 EARLY_STOPPING_ROUNDS = 50
 FOREST_MAX_SAMPLES = 50_000  # rows each tree of a forest sees, at most (large data)
 FAMILIES = ("lightgbm", "linear", "extra_trees", "random_forest")
+TICK_SECONDS = 1.0
+# Errors a configuration may raise while fitting: that trial fails, the search goes on.
+FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, lgb.basic.LightGBMError)
 
 
 @dataclass
@@ -42,6 +45,7 @@ class FitContext:
     threads: int  # 0 = all cores
     deadline: float  # time.monotonic() after which boosting stops
     should_stop: Callable[[], bool] | None = None
+    tick: Callable[[], None] | None = None  # called about every TICK_SECONDS while boosting
 
 
 def family_name(family: str, task: Task) -> str:
@@ -93,13 +97,18 @@ def suggest_params(trial: optuna.Trial, family: str, task: Task, rows: int) -> d
     }
 
 
-def _deadline_callback(deadline: float, should_stop: Callable[[], bool] | None):
+def _deadline_callback(ctx: FitContext):
     """Stop boosting when the time budget is spent (or the job must stop); the best iteration
-    so far is kept."""
+    so far is kept. Reports progress on the way (a fit may last most of the budget)."""
+    last_tick = [time.monotonic()]
 
     def _callback(env: lgb.callback.CallbackEnv) -> None:
-        if time.monotonic() > deadline or (should_stop is not None and should_stop()):
+        now = time.monotonic()
+        if now > ctx.deadline or (ctx.should_stop is not None and ctx.should_stop()):
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+        if ctx.tick is not None and now - last_tick[0] >= TICK_SECONDS:
+            last_tick[0] = now
+            ctx.tick()
 
     _callback.order = 40  # type: ignore[attr-defined]
     return _callback
@@ -169,7 +178,7 @@ def fit(
     estimator and, for LightGBM, the boosting rounds it kept."""
     model = make_estimator(family, params, ctx, X.shape[1])
     if family == "lightgbm":
-        callbacks = [_deadline_callback(ctx.deadline, ctx.should_stop)]
+        callbacks = [_deadline_callback(ctx)]
         extra: dict[str, Any] = {}
         if X_val is not None:
             callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False))

@@ -7,6 +7,7 @@ constant or empty columns are dropped."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,11 +49,17 @@ def _datetime_format(values: pd.Series) -> str | None:
     first = str(sample.iloc[0])
     if not any(sep in first for sep in "-/:.") or not any(ch.isdigit() for ch in first):
         return None
-    fmt = guess_datetime_format(first)
-    if fmt is None:
-        return None
-    parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
-    return fmt if parsed.notna().mean() >= DATETIME_PARSED_SHARE else None
+    best, best_share = None, 0.0
+    for dayfirst in (False, True):  # 01/02/2024: month first unless the data says otherwise
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fmt = guess_datetime_format(first, dayfirst=dayfirst)
+        if fmt is None or fmt == best:
+            continue
+        share = float(pd.to_datetime(sample, format=fmt, errors="coerce").notna().mean())
+        if share > best_share:
+            best, best_share = fmt, share
+    return best if best_share >= DATETIME_PARSED_SHARE else None
 
 
 def _is_row_number(col: pd.Series) -> bool:

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 MAX_CATEGORIES = 250  # codes per categorical column; rarer values share the code "other"
 # Datetime parts, computed from pandas' .dt accessor, kept when they vary in the training rows.
-DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "minute", "dayofyear")
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour", "minute", "day_of_year")
 TEXT_STATS = ("chars", "words", "digits_share", "upper_share")
 
 

@@ -32,6 +32,10 @@ KEPT_OUTPUTS = 20  # best trials whose validation outputs are kept for the ensem
 # Time kept for the final fits, in fold fits of the best three trials: the chosen models are
 # fitted on the training rows, and again on all rows (a fit on more rows costs more).
 REFIT_FACTOR = 2.5
+# A trial may use this share of the time left (less the reserve), so that the refit of what it
+# finds fits in the budget too.
+TRIAL_SHARE = 0.45
+ROUNDS_GROWTH = 1.1  # LightGBM refits on more rows than its folds: this many more rounds
 SKEWED = 1.0  # |skew| of a non-negative regression target from which log1p is tried
 
 
@@ -125,7 +129,7 @@ def evaluate(
     trial.output = output[covered]
     trial.score = output_score(ctx.task, y[covered], trial.output, n_classes)
     trial.fit_seconds = float(np.mean(fit_times))
-    trial.rounds = int(np.mean(rounds) * (1 + 1 / len(folds))) if rounds else None
+    trial.rounds = int(np.mean(rounds) * ROUNDS_GROWTH) if rounds else None
     trial.seconds = time.monotonic() - started
 
 
@@ -137,16 +141,21 @@ def search(
     deadline: float,
     threads: int = 0,
     should_stop: Callable[[], bool] | None = None,
-    on_trial: Callable[[Trial, Trial | None], None] | None = None,
+    on_progress: Callable[[Trial | None], None] | None = None,
 ) -> SearchResult:
     """Search until `deadline` (time.monotonic()), keeping room for the final refit.
-    `on_trial(trial, best)` is called after each finished trial. y is 0..k-1 for classes."""
+    `on_progress(best)` is called after each trial and about every second during long fits,
+    with the best trial so far. y is 0..k-1 for classes."""
     n_classes = int(y.max()) + 1 if task == Task.CLASSIFICATION else 0
     folds, validation = make_folds(y, task)
     rows = len(y)
     skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
-    ctx = families.FitContext(task, categorical, threads, deadline, should_stop)
     result = SearchResult([], np.sort(np.concatenate([v for _, v in folds])), validation)
+
+    def report() -> None:
+        if on_progress is not None:
+            on_progress(result.ranked[0] if result.ranked else None)
+
     last_seconds: dict[str, float] = {}
 
     def reserve() -> float:
@@ -164,16 +173,19 @@ def search(
         if result.trials and last_seconds.get(family, 0.0) > remaining:
             raise optuna.TrialPruned()  # this family would not finish in time
         trial = Trial(ot.number, family, params, log_target)
+        ctx = families.FitContext(
+            task, categorical, threads, time.monotonic() + TRIAL_SHARE * max(0.0, remaining),
+            should_stop, report,
+        )  # fmt: skip
         try:
             evaluate(trial, X, y, folds, ctx, n_classes)
-        except Exception as exc:  # one configuration failing is a finding, not the end
+        except families.FIT_ERRORS as exc:  # one configuration failing is a finding
             trial.error = f"{type(exc).__name__}: {exc}"[:300]
         result.trials.append(trial)
         last_seconds[family] = trial.seconds
         if not math.isnan(trial.score):
             _rank(result, trial)
-        if on_trial:
-            on_trial(trial, result.ranked[0] if result.ranked else None)
+        report()
         return trial.score
 
     def stop_when_done(study: optuna.Study, _: Any) -> None:

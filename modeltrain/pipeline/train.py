@@ -119,7 +119,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     metric = primary_metric(task)
     progress(Stage.TRAINING, 15, etaSeconds=round(options.time_budget, 1))
 
-    def on_trial(trial: Trial, best: Trial | None) -> None:
+    def on_progress(best: Trial | None) -> None:
         spent = (time.monotonic() - started) / max(options.time_budget, 1e-9)
         details: dict[str, Any] = {"etaSeconds": round(max(0.0, deadline - time.monotonic()), 1)}
         if best is not None:
@@ -134,7 +134,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         deadline,
         options.threads,
         options.should_stop,
-        on_trial,
+        on_progress,
     )
     if not found.ranked:
         errors = "; ".join(sorted({t.error for t in found.trials if t.error}))

