@@ -15,19 +15,17 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import optuna
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import Task
+from modeltrain.pipeline.linear_encoder import LinearEncoder
 
 MAX_BOOSTING_ROUNDS = 3000
 EARLY_STOPPING_ROUNDS = 50
@@ -128,34 +126,12 @@ def make_estimator(family: str, params: dict[str, Any], ctx: FitContext, columns
             **{k: v for k, v in params.items() if k != "n_estimators"},
         )
     if family == "linear":
-        numeric = [i for i in range(columns) if i not in ctx.categorical]
-        prep = ColumnTransformer(
-            [
-                (
-                    "num",
-                    make_pipeline(
-                        SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
-                    ),
-                    numeric,
-                ),
-                (
-                    "cat",
-                    make_pipeline(
-                        SimpleImputer(strategy="constant", fill_value=-1.0),
-                        OneHotEncoder(
-                            handle_unknown="infrequent_if_exist", max_categories=30, min_frequency=2
-                        ),
-                    ),
-                    ctx.categorical,
-                ),
-            ]
-        )
         model = (
             LogisticRegression(max_iter=500, C=params["C"])
             if classify
             else Ridge(alpha=params["alpha"])
         )
-        return Pipeline([("prep", prep), ("model", model)])
+        return Pipeline([("prep", LinearEncoder(ctx.categorical)), ("model", model)])
     forest = {
         ("random_forest", True): RandomForestClassifier,
         ("random_forest", False): RandomForestRegressor,

@@ -11,6 +11,7 @@ every server that loads the model (ours and `mlflow models serve`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,54 @@ def _text_stats(value: Any) -> tuple[float, float, float, float]:
         sum(ch.isdigit() for ch in text) / n,
         sum(ch.isupper() for ch in text) / n,
     )
+
+
+class ColumnBatch(Mapping):
+    """Rows as one 1-D array per column: what the prediction service builds from JSON records
+    without pandas (a DataFrame of one row costs more to build than the model takes to
+    predict). The featurizer reads it like a DataFrame."""
+
+    def __init__(self, columns: dict[str, np.ndarray], rows: int) -> None:
+        self.columns = columns
+        self.rows = rows
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @staticmethod
+    def concat(batches: list[ColumnBatch]) -> ColumnBatch:
+        names = batches[0].columns
+        return ColumnBatch(
+            {name: np.concatenate([b.columns[name] for b in batches]) for name in names},
+            sum(b.rows for b in batches),
+        )
+
+
+def _rows(X: Any) -> int:
+    return X.rows if isinstance(X, ColumnBatch) else len(X)
+
+
+def _values(X: Any, name: str) -> np.ndarray:
+    column = X[name]
+    return column if isinstance(column, np.ndarray) else column.to_numpy(dtype=object)
+
+
+def _numbers(X: Any, name: str) -> np.ndarray:
+    column = X[name]
+    if getattr(column, "dtype", None) == np.float64:
+        return column if isinstance(column, np.ndarray) else column.to_numpy()
+    numeric = pd.to_numeric(pd.Series(_values(X, name), dtype=object), errors="coerce")
+    return numeric.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _stamps(X: Any, name: str, fmt: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(_values(X, name), format=fmt, errors="coerce"))
 
 
 class Featurizer(TransformerMixin, BaseEstimator):
@@ -64,9 +113,9 @@ class Featurizer(TransformerMixin, BaseEstimator):
                 self.codes_[name]["\x00other"] = len(kept)
         self.parts_: dict[str, list[str]] = {}
         for name, fmt in (self.datetime or {}).items():
-            stamps = pd.to_datetime(X[name], format=fmt, errors="coerce")
+            stamps = _stamps(X, name, fmt)
             self.parts_[name] = [
-                part for part in DATETIME_PARTS if getattr(stamps.dt, part).nunique() > 1
+                part for part in DATETIME_PARTS if getattr(stamps, part).nunique() > 1
             ]
         names = list(self.numeric or []) + list(self.categorical or [])
         sources = list(names)
@@ -95,34 +144,31 @@ class Featurizer(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return self.feature_names_out_
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        rows = len(X)
+    def transform(self, X: pd.DataFrame | ColumnBatch) -> np.ndarray:
+        rows = _rows(X)
         out = np.empty((rows, len(self.feature_names_out_)), dtype="float64")
         j = 0
         for name in self.numeric or []:
-            out[:, j] = pd.to_numeric(X[name], errors="coerce").to_numpy(
-                dtype="float64", na_value=np.nan
-            )
+            out[:, j] = _numbers(X, name)
             j += 1
         for name in self.categorical or []:
             codes = self.codes_[name]
             other = codes.get("\x00other", np.nan)
             out[:, j] = [
-                np.nan if _missing(v) else codes.get(str(v), other)
-                for v in X[name].to_numpy(dtype=object)
+                np.nan if _missing(v) else codes.get(str(v), other) for v in _values(X, name)
             ]
             j += 1
         for name, parts in self.parts_.items():
-            stamps = pd.to_datetime(X[name], format=self.datetime[name], errors="coerce")
+            stamps = _stamps(X, name, self.datetime[name])
             for part in parts:
-                out[:, j] = getattr(stamps.dt, part).to_numpy(dtype="float64", na_value=np.nan)
+                out[:, j] = getattr(stamps, part).to_numpy(dtype="float64", na_value=np.nan)
                 j += 1
             days = stamps.to_numpy(dtype="datetime64[s]").astype("float64") / 86400.0
-            days[pd.isna(stamps).to_numpy()] = np.nan
+            days[stamps.isna()] = np.nan
             out[:, j] = days
             j += 1
         for name in self.text or []:
-            stats = [_text_stats(v) for v in X[name].to_numpy(dtype=object)]
+            stats = [_text_stats(v) for v in _values(X, name)]
             width = len(TEXT_STATS)
             out[:, j : j + width] = np.asarray(stats, dtype="float64").reshape(rows, width)
             j += width

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SKOPS_TRUSTED_TYPES = [
     "modeltrain.pipeline.featurizer.Featurizer",
     "modeltrain.pipeline.ensemble.Ensemble",
+    "modeltrain.pipeline.linear_encoder.LinearEncoder",
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.sklearn.LGBMRegressor",
     "lightgbm.basic.Booster",

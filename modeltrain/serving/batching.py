@@ -15,23 +15,36 @@ from typing import Any
 import pandas as pd
 from starlette.concurrency import run_in_threadpool
 
+from modeltrain.pipeline.featurizer import ColumnBatch
+
 log = logging.getLogger(__name__)
 
+
+def rows_of(data: Data) -> int:
+    return data.rows if isinstance(data, ColumnBatch) else len(data)
+
+
+def concat(parts: list[Data]) -> Data:
+    if all(isinstance(p, ColumnBatch) for p in parts):
+        return ColumnBatch.concat(parts)  # type: ignore[arg-type]
+    frames = [p if isinstance(p, pd.DataFrame) else pd.DataFrame(p.columns) for p in parts]
+    return pd.concat(frames, ignore_index=True)
+
+
 Result = tuple[list[Any], list[list[float]] | None]
-RunModel = Callable[[pd.DataFrame, bool], Result]
+Data = pd.DataFrame | ColumnBatch  # what model_frame made of one request
+RunModel = Callable[[Data, bool], Result]
 
 
 class MicroBatcher:
     def __init__(self, run: RunModel, max_rows: int = 2048) -> None:
         self._run = run
         self._max_rows = max_rows
-        self._queue: asyncio.Queue[tuple[pd.DataFrame, bool, asyncio.Future[Result]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[tuple[Data, bool, asyncio.Future[Result]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._loop_ref: asyncio.AbstractEventLoop | None = None
 
-    async def submit(self, data: pd.DataFrame, probabilities: bool) -> Result:
+    async def submit(self, data: Data, probabilities: bool) -> Result:
         if self._task is None or self._task.done():
             self._loop_ref = asyncio.get_running_loop()
             self._task = self._loop_ref.create_task(self._loop(), name="micro-batcher")
@@ -42,21 +55,21 @@ class MicroBatcher:
     async def _loop(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            rows = len(batch[0][0])
+            rows = rows_of(batch[0][0])
             while rows < self._max_rows and not self._queue.empty():
                 item = self._queue.get_nowait()
                 batch.append(item)
-                rows += len(item[0])
+                rows += rows_of(item[0])
             await self._serve(batch)
 
-    async def _serve(self, batch: list[tuple[pd.DataFrame, bool, asyncio.Future[Result]]]) -> None:
+    async def _serve(self, batch: list[tuple[Data, bool, asyncio.Future[Result]]]) -> None:
         if len(batch) == 1:
             data, probabilities, future = batch[0]
             await self._settle(future, data, probabilities)
             return
         probabilities = any(p for _, p, _ in batch)
         try:
-            frame = pd.concat([d for d, _, _ in batch], ignore_index=True)
+            frame = concat([d for d, _, _ in batch])
             predictions, probas = await run_in_threadpool(self._run, frame, probabilities)
         except Exception:  # one bad request must not fail the others: serve each alone
             for data, wants, future in batch:
@@ -64,15 +77,13 @@ class MicroBatcher:
             return
         start = 0
         for data, wants, future in batch:
-            end = start + len(data)
+            end = start + rows_of(data)
             part = (predictions[start:end], probas[start:end] if wants and probas else None)
             if not future.done():
                 future.set_result(part)
             start = end
 
-    async def _settle(
-        self, future: asyncio.Future[Result], data: pd.DataFrame, wants: bool
-    ) -> None:
+    async def _settle(self, future: asyncio.Future[Result], data: Data, wants: bool) -> None:
         try:
             result = await run_in_threadpool(self._run, data, wants)
         except Exception as exc:

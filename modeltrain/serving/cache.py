@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from modeltrain.exceptions import Conflict, NotFound, ServiceUnavailable
 from modeltrain.logging import fields
+from modeltrain.pipeline.featurizer import Featurizer
 from modeltrain.registry.model_ids import ModelRef
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ class LoadedModel:
     columns: list[tuple[str, str, bool]]  # (name, mlflow type, required)
     load_seconds: float
     batcher: Any = None  # the MicroBatcher of this version in an API process, made on first use
+
+    @property
+    def takes_columns(self) -> bool:
+        """A pipeline of ours (its first step is our Featurizer): it predicts from a
+        ColumnBatch, with no DataFrame built per request."""
+        steps = getattr(self.raw, "steps", None)
+        return bool(steps) and isinstance(steps[0][1], Featurizer)
 
     def close(self) -> None:
         if self.batcher is not None:

@@ -74,3 +74,21 @@ def test_every_type_in_a_trained_ensemble_is_one_skops_is_told_to_trust():
                                    loaded.predict_proba(X[:5]),
                                    ensemble.predict(X[:5]) if task == Task.REGRESSION else
                                    ensemble.predict_proba(X[:5]))  # fmt: skip
+
+
+def test_the_linear_encoder_imputes_scales_and_one_hot_encodes():
+    from modeltrain.pipeline.linear_encoder import LinearEncoder
+
+    X = np.array([[1.0, 0.0], [np.nan, 1.0], [3.0, 1.0], [5.0, np.nan], [7.0, 0.0]])
+    enc = LinearEncoder(categorical=[1]).fit(X)
+    T = enc.transform(X)
+    # number (median-filled, standardised), its was-missing flag, codes 0 and 1, other, missing
+    assert T.shape == (5, 1 + 1 + 2 + 2)
+    filled = np.array([1.0, 4.0, 3.0, 5.0, 7.0])
+    np.testing.assert_allclose(T[:, 0], (filled - filled.mean()) / filled.std())
+    assert T[:, 1].tolist() == [0, 1, 0, 0, 0]
+    np.testing.assert_array_equal(T[:, 2:], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0],
+                                             [0, 0, 0, 1], [1, 0, 0, 0]])  # fmt: skip
+    unseen = enc.transform(np.array([[np.nan, 9.0]]))
+    np.testing.assert_array_equal(unseen[0, 1:], [1, 0, 0, 1, 0])  # gap flagged, code is "other"
+    np.testing.assert_allclose(enc.transform(X[[3]]), T[[3]])

@@ -83,3 +83,23 @@ def test_records_and_csv_rows_become_the_same_frame():
     from_records = model_frame(rows, MODEL)
     from_csv = model_frame(pd.DataFrame(rows), MODEL)
     pd.testing.assert_frame_equal(from_records, from_csv)
+
+
+def test_a_pipeline_of_ours_predicts_the_same_from_columns_as_from_a_frame():
+    from modeltrain.pipeline import TrainOptions, train
+    from modeltrain.pipeline.featurizer import ColumnBatch
+    from modeltrain.serving.batching import concat
+    from modeltrain.serving.predictor import run_model
+    from tests.factories import classification_frame
+
+    trained = train(classification_frame(rows=200), TrainOptions(target="churn", time_budget=2))
+    model = LoadedModel("m", "1", None, trained.pipeline,
+                        [("age", "double", True), ("income", "double", True),
+                         ("city", "string", False)], 0.0)  # fmt: skip
+    rows = [{"age": 30, "income": 52_000.5, "city": "paris"}, {"age": 61, "income": None}]
+    columns = model_frame(rows, model)
+    assert isinstance(columns, ColumnBatch) and columns.rows == 2
+    frame = conform(pd.DataFrame.from_records(rows), model)
+    assert run_model(model, columns, True) == run_model(model, frame, True)
+    both = concat([columns, model_frame(rows[:1], model)])
+    assert both.rows == 3 and run_model(model, both)[0][2] == run_model(model, frame)[0][0]
