@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,18 +15,13 @@ from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import Stage, Task
 from modeltrain.exceptions import TrainingError
-from modeltrain.pipeline import families
-from modeltrain.pipeline.ensemble import Ensemble, select_weights
-from modeltrain.pipeline.features import normalise_features, plan_columns
+from modeltrain.pipeline.ensemble import Ensemble
+from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
 from modeltrain.pipeline.featurizer import Featurizer
+from modeltrain.pipeline.final import as_ensemble, choose, describe, fit_members
 from modeltrain.pipeline.guardrails import build_report
-from modeltrain.pipeline.metrics import (
-    classification_metrics,
-    output_score,
-    primary_metric,
-    regression_metrics,
-)
-from modeltrain.pipeline.search import SearchResult, Trial, search
+from modeltrain.pipeline.metrics import classification_metrics, primary_metric, regression_metrics
+from modeltrain.pipeline.search import Trial, search
 from modeltrain.pipeline.tasks import clean_target, detect_task
 
 # progress(stage, percent, **details): details are `bestScore` (the primary metric of the best
@@ -35,7 +29,6 @@ from modeltrain.pipeline.tasks import clean_target, detect_task
 ProgressFn = Callable[..., None]
 HOLDOUT_SHARE = 0.2
 IMPORTANCE_ROWS = 500  # held-out rows used for permutation importance
-MIN_ENSEMBLE_GAIN = 1e-4  # validation score an ensemble must add over the best single model
 # Refitting on all rows (holdout included) may end the job this far past its budget:
 # seconds, or a share of the budget when that is more.
 REFIT_GRACE, REFIT_GRACE_SHARE = 1.0, 0.05
@@ -92,13 +85,27 @@ def _evaluate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> 
     return classification_metrics(y, pred, proba, list(pipeline.classes_))
 
 
-def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop) -> TrainedModel:
-    started = time.monotonic()
-    deadline = started + options.time_budget
+@dataclass
+class _Prepared:
+    task: Task
+    target: str
+    df: pd.DataFrame  # rows with a target
+    X: pd.DataFrame  # the used columns, typed as the signature will be
+    y: pd.Series
+    plan: ColumnPlan
+    classes: list[Any] | None  # sorted labels; targets are fitted as their positions
+
+    def encode(self, y: pd.Series) -> np.ndarray:
+        """Targets as the families fit them: class positions 0..k-1, or floats."""
+        if self.classes is None:
+            return y.to_numpy(dtype="float64")
+        return np.searchsorted(np.asarray(self.classes), y.to_numpy()).astype("int64")
+
+
+def _prepare(df: pd.DataFrame, options: TrainOptions) -> _Prepared:
     target = options.target or str(df.columns[-1])
     if target not in df.columns:
         raise TrainingError(f"target column {target!r} is not in the data")
-    progress(Stage.PROFILING, 12)
     task = detect_task(df[target], options.task)
     df = clean_target(df, target, task)
     X = normalise_features(df.drop(columns=[target]))
@@ -110,81 +117,82 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         raise TrainingError(
             "no usable feature columns: " + "; ".join(f"{c}: {r}" for c, r in plan.dropped.items())
         )
-    X = X[plan.used]
-    report = build_report(df, target, task, X, y, plan)
-    X_train, X_test, y_train, y_test = _split(X, y, task)
-    classes = np.unique(y.to_numpy()) if task == Task.CLASSIFICATION else None
-    featurizer = Featurizer(plan.numeric, plan.categorical, plan.datetime, plan.text).fit(X_train)
-    M_train = featurizer.transform(X_train)
-    metric = primary_metric(task)
-    progress(Stage.TRAINING, 15, etaSeconds=round(options.time_budget, 1))
+    classes = [_plain(c) for c in np.unique(y.to_numpy())] if task == Task.CLASSIFICATION else None
+    return _Prepared(task, target, df, X[plan.used], y, plan, classes)
 
-    def on_progress(best: Trial | None) -> None:
-        spent = (time.monotonic() - started) / max(options.time_budget, 1e-9)
-        details: dict[str, Any] = {"etaSeconds": round(max(0.0, deadline - time.monotonic()), 1)}
+
+class _Progress:
+    """Progress while training: 15 % to 75 % as the budget is spent, with the ETA and the best
+    validation score so far (from the search, and ticks during long fits)."""
+
+    def __init__(self, report: ProgressFn, budget: float) -> None:
+        self._report = report
+        self._budget = max(budget, 1e-9)
+        self.started = time.monotonic()
+        self.deadline = self.started + budget
+        self.best: float | None = None
+
+    def __call__(self, best: Trial | None = None) -> None:
         if best is not None:
-            details["bestScore"] = round(best.score, 6)
-        progress(Stage.TRAINING, 15 + int(60 * min(1.0, spent)), **details)
+            self.best = best.score
+        now = time.monotonic()
+        details: dict[str, Any] = {"etaSeconds": round(max(0.0, self.deadline - now), 1)}
+        if self.best is not None:
+            details["bestScore"] = round(self.best, 6)
+        spent = min(1.0, (now - self.started) / self._budget)
+        self._report(Stage.TRAINING, 15 + int(60 * spent), **details)
 
-    found = search(
-        M_train,
-        _encode(y_train, classes),
-        task,
-        featurizer.categorical_indices_,
-        deadline,
-        options.threads,
-        options.should_stop,
-        on_progress,
-    )
+
+def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop) -> TrainedModel:
+    progress(Stage.PROFILING, 12)
+    ticker = _Progress(progress, options.time_budget)
+    data = _prepare(df, options)
+    task, metric = data.task, primary_metric(data.task)
+    report = build_report(data.df, data.target, task, data.X, data.y, data.plan)
+    X_train, X_test, y_train, y_test = _split(data.X, data.y, task)
+    plan = data.plan
+    featurizer = Featurizer(plan.numeric, plan.categorical, plan.datetime, plan.text).fit(X_train)
+    M_train, cats = featurizer.transform(X_train), featurizer.categorical_indices_
+    ticker()
+    found = search(M_train, data.encode(y_train), task, cats, ticker.deadline, options.threads,
+                   options.should_stop, ticker)  # fmt: skip
     if not found.ranked:
         errors = "; ".join(sorted({t.error for t in found.trials if t.error}))
         raise TrainingError(f"no model could be fitted on this data: {errors or 'no time'}"[:1000])
+    picked, score = choose(found, data.encode(y_train), task, len(data.classes or []))
+    fitted = fit_members(picked, M_train, data.encode(y_train), task, cats, options.threads, ticker)
+    pipeline = Pipeline(
+        [("features", featurizer), ("model", as_ensemble(fitted, task, data.classes))]
+    )
     progress(Stage.EVALUATING, 80)
-    picked, ensemble_score = choose(found, _encode(y_train, classes), task, classes)
-    fitted = fit_members(picked, M_train, _encode(y_train, classes), task, featurizer, options)
-    pipeline = Pipeline([("features", featurizer), ("model", _ensemble(fitted, task, classes))])
-    best_metrics = _evaluate(pipeline, X_test, y_test, task)
+    held_out = _evaluate(pipeline, X_test, y_test, task)
     holdout = _holdout(pipeline, X_test, y_test, task)
     importance = _importance(pipeline, X_test, y_test, task)
-    refit_seconds = sum(member.fit_seconds for member in fitted)
+    refit_seconds = sum(member.fit_seconds for member in fitted) / (1 - HOLDOUT_SHARE)
     grace = max(REFIT_GRACE, REFIT_GRACE_SHARE * options.time_budget)
-    refit_all = time.monotonic() + refit_seconds / (1 - HOLDOUT_SHARE) <= deadline + grace
+    refit_all = time.monotonic() + refit_seconds <= ticker.deadline + grace
     if refit_all:  # the holdout rows join the training rows for the registered model
-        fitted = fit_members(picked, featurizer.transform(X), _encode(y, classes), task,
-                             featurizer, options)  # fmt: skip
-        pipeline = Pipeline([("features", featurizer), ("model", _ensemble(fitted, task, classes))])
-    leaderboard = [t.leaderboard_row(task, metric) for t in found.ranked] + [
-        t.leaderboard_row(task, metric) for t in found.trials if t.error
-    ]
-    estimator = picked[0][0].family if len(picked) == 1 else "ensemble"
-    if estimator != "ensemble":
-        estimator = families.family_name(estimator, task)
-    else:
-        row = {"trial": None, "estimator": "ensemble", metric: round(ensemble_score, 6)}
-        leaderboard.insert(0, {**row, "members": _members(picked, task)})
-    params = (
-        dict(picked[0][0].leaderboard_row(task, metric))
-        if len(picked) == 1
-        else {"members": _members(picked, task)}
-    )
-    for key in ("trial", "estimator", metric, "fitSeconds"):
-        params.pop(key, None)
+        fitted = fit_members(picked, featurizer.transform(data.X), data.encode(data.y), task,
+                             cats, options.threads)  # fmt: skip
+        model = as_ensemble(fitted, task, data.classes)
+        pipeline = Pipeline([("features", featurizer), ("model", model)])
+    estimator, params, leaderboard = describe(found, picked, score, task, metric)
     return TrainedModel(
         pipeline=pipeline,
         task=task,
-        target=target,
-        features=list(X.columns),
-        metrics=best_metrics,
+        target=data.target,
+        features=list(data.X.columns),
+        metrics=held_out,
         primary_metric=metric,
         estimator=estimator,
         params=params,
         leaderboard=leaderboard,
         dropped_columns=plan.dropped,
-        rows=int(len(df)),
+        rows=int(len(data.df)),
         columns=int(df.shape[1]),
-        classes=[_plain(c) for c in classes] if classes is not None else None,
-        input_example=X.head(5),
-        train_seconds=time.monotonic() - started,
+        classes=data.classes,
+        input_example=data.X.head(5),
+        train_seconds=time.monotonic() - ticker.started,
         guardrails={**report, "columnTypes": plan.kinds()},
         holdout=holdout,
         importance=importance,
@@ -192,88 +200,10 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
             "validation": found.validation,
             "trials": len(found.trials),
             "stoppedEarly": found.stopped_early,
-            "validationScore": round(ensemble_score, 6),
+            "validationScore": round(score, 6),
             "refitOnAllRows": refit_all,
         },
     )
-
-
-def _encode(y: pd.Series, classes: np.ndarray | None) -> np.ndarray:
-    """Targets as the families fit them: class positions 0..k-1, or floats."""
-    if classes is None:
-        return y.to_numpy(dtype="float64")
-    return np.searchsorted(classes, y.to_numpy()).astype("int64")
-
-
-def choose(
-    found: SearchResult, y: np.ndarray, task: Task, classes: np.ndarray | None
-) -> tuple[list[tuple[Trial, int]], float]:
-    """The best trial alone, or a greedy ensemble of the best trials when its validation score
-    is higher. Returns (trial, weight) pairs and the validation score."""
-    pool = [t for t in found.ranked if t.output is not None]
-    n_classes = len(classes) if classes is not None else 0
-    y_cov = y[found.covered]
-    counts, score = select_weights(
-        [t.output for t in pool], y_cov, lambda yy, out: output_score(task, yy, out, n_classes)
-    )
-    picked = [(t, c) for t, c in zip(pool, counts, strict=True) if c > 0]
-    if len(picked) == 1 or score <= pool[0].score + MIN_ENSEMBLE_GAIN:
-        return [(pool[0], 1)], pool[0].score
-    return picked, score
-
-
-@dataclass
-class FittedMember:
-    trial: Trial
-    weight: int
-    model: Any
-    fit_seconds: float
-
-
-def fit_members(
-    picked: list[tuple[Trial, int]],
-    M: np.ndarray,
-    y: np.ndarray,
-    task: Task,
-    featurizer: Featurizer,
-    options: TrainOptions,
-) -> list[FittedMember]:
-    """The chosen configurations fitted on all the rows given (no early stopping: LightGBM
-    uses the rounds its validation found)."""
-    ctx = families.FitContext(task, featurizer.categorical_indices_, options.threads, math.inf)
-    out = []
-    for trial, weight in picked:
-        params = dict(trial.params)
-        if trial.rounds is not None:
-            params["n_estimators"] = max(1, trial.rounds)
-        started = time.monotonic()
-        target = np.log1p(y) if trial.log_target else y
-        model, _ = families.fit(trial.family, params, ctx, M, target)
-        _single_threaded(model)
-        out.append(FittedMember(trial, weight, model, time.monotonic() - started))
-    return out
-
-
-def _single_threaded(model: Any) -> None:
-    """One thread per predict: on the small batches of a prediction service a thread pool costs
-    more than it saves (LightGBM: ~8 ms vs ~1 ms per row, measured)."""
-    if "n_jobs" in model.get_params():
-        model.set_params(n_jobs=1)
-
-
-def _ensemble(fitted: list[FittedMember], task: Task, classes: np.ndarray | None) -> Ensemble:
-    return Ensemble(
-        members=[m.model for m in fitted],
-        weights=[float(m.weight) for m in fitted],
-        names=[families.family_name(m.trial.family, task) for m in fitted],
-        task=task.value,
-        classes=[_plain(c) for c in classes] if classes is not None else None,
-        log_target=[m.trial.log_target for m in fitted],
-    )
-
-
-def _members(picked: list[tuple[Trial, int]], task: Task) -> str:
-    return ", ".join(f"{families.family_name(t.family, task)}#{t.number}×{w}" for t, w in picked)
 
 
 def _holdout(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, Any]:
