@@ -101,7 +101,7 @@ def stack(redis_server: RedisServer, mlflow_server: str, run_dir: Path) -> Itera
         MODELTRAIN_DATA_DIR=str(run_dir),
         MODELTRAIN_MAX_UPLOAD_BYTES="2000000",
         MODELTRAIN_MAX_CHUNK_BYTES="1000000",
-        MODELTRAIN_DEFAULT_TIME_BUDGET="10",
+        MODELTRAIN_DEFAULT_TIME_BUDGET="3",  # a search uses its whole budget: keep jobs short
         MODELTRAIN_MAX_TIME_BUDGET="15",  # fuzzed uploads cannot keep the worker busy long
         MODELTRAIN_ALIAS_TTL_SECONDS="1",
         PYTHONPATH=str(ROOT),

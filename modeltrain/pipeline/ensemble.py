@@ -87,6 +87,8 @@ class Ensemble(BaseEstimator):
 
     @property
     def classes_(self) -> np.ndarray:
+        if self.classes is None:
+            raise AttributeError("a regressor has no classes")
         return np.asarray(self.classes)
 
     def fit(self, X: Any = None, y: Any = None) -> Ensemble:

@@ -127,7 +127,7 @@ def make_estimator(family: str, params: dict[str, Any], ctx: FitContext, columns
         )
     if family == "linear":
         model = (
-            LogisticRegression(max_iter=500, C=params["C"])
+            LogisticRegression(max_iter=500, C=params["C"], class_weight=params.get("class_weight"))
             if classify
             else Ridge(alpha=params["alpha"])
         )

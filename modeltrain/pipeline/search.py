@@ -37,6 +37,9 @@ REFIT_FACTOR = 2.5
 TRIAL_SHARE = 0.45
 ROUNDS_GROWTH = 1.1  # LightGBM refits on more rows than its folds: this many more rounds
 SKEWED = 1.0  # |skew| of a non-negative regression target from which log1p is tried
+IMBALANCED = 0.2  # share of the rarest class below which balanced class weights are tried
+PATIENCE = 60  # trials without a better score after which the search has converged
+MIN_GAIN = 1e-4  # what counts as a better score
 
 
 @dataclass
@@ -150,7 +153,9 @@ def search(
     folds, validation = make_folds(y, task)
     rows = len(y)
     skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
+    imbalanced = n_classes > 0 and np.bincount(y).min() / rows < IMBALANCED
     result = SearchResult([], np.sort(np.concatenate([v for _, v in folds])), validation)
+    improved_at = [0]  # the trial count when the best score last improved
 
     def report() -> None:
         if on_progress is not None:
@@ -169,6 +174,8 @@ def search(
         family = ot.suggest_categorical("family", families.FAMILIES)
         params = families.suggest_params(ot, family, task, rows)
         log_target = bool(ot.suggest_categorical("log_target", [False, True])) if skewed else False
+        if imbalanced and ot.suggest_categorical("class_weight", ["none", "balanced"]) != "none":
+            params["class_weight"] = "balanced"
         remaining = deadline - reserve() - time.monotonic()
         if result.trials and last_seconds.get(family, 0.0) > remaining:
             raise optuna.TrialPruned()  # this family would not finish in time
@@ -184,6 +191,8 @@ def search(
         result.trials.append(trial)
         last_seconds[family] = trial.seconds
         if not math.isnan(trial.score):
+            if not result.ranked or trial.score > result.ranked[0].score + MIN_GAIN:
+                improved_at[0] = len(result.trials)
             _rank(result, trial)
         report()
         return trial.score
@@ -192,8 +201,8 @@ def search(
         if should_stop is not None and should_stop():
             result.stopped_early = True
             study.stop()
-        elif out_of_time():
-            study.stop()
+        elif out_of_time() or len(result.trials) - improved_at[0] >= PATIENCE:
+            study.stop()  # the budget is spent, or more trials stopped helping
         elif (
             result.trials
             and min(last_seconds.get(f, 0.0) for f in families.FAMILIES)
@@ -219,6 +228,8 @@ def search(
         }
         if skewed:
             enqueued["log_target"] = log_target
+        if imbalanced:
+            enqueued["class_weight"] = "none"
         study.enqueue_trial(enqueued)
     timeout = max(0.0, deadline - time.monotonic())
     with warnings.catch_warnings():

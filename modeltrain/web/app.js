@@ -167,7 +167,7 @@ function renderJob(job) {
   const metrics = Object.entries(result.metrics).map(([name, value]) => ({ name, value }));
   table($("job-metrics"), [{ label: "metric", value: (r) => r.name + (r.name === result.primaryMetric ? " (primary)" : "") },
     { label: "value", value: (r) => fmt(r.value) }], metrics);
-  table($("job-leaderboard"), [{ label: "estimator", value: (r) => r.estimator },
+  table($("job-leaderboard"), [{ label: "estimator", value: (r) => (r.members ? `ensemble: ${r.members}` : r.estimator) },
     { label: result.primaryMetric, value: (r) => fmt(r[result.primaryMetric]) },
     { label: "fit seconds", value: (r) => fmt(r.fitSeconds) }], result.leaderboard);
   table($("job-dropped"), [{ label: "column", value: (r) => r[0] }, { label: "why", value: (r) => r[1] }],

@@ -31,6 +31,7 @@ class FaultStack:
             MODELTRAIN_DATA_DIR=str(run_dir),
             MODELTRAIN_LEASE_SECONDS=str(LEASE_SECONDS),
             MODELTRAIN_TRAIN_THREADS="1",
+            MODELTRAIN_DEFAULT_TIME_BUDGET="6",  # the quick jobs (the slow ones say their own)
             MODELTRAIN_MLFLOW_REQUEST_TIMEOUT="5",
             MODELTRAIN_MLFLOW_REQUEST_RETRIES="1",
             PYTHONPATH=str(ROOT),

@@ -94,10 +94,34 @@ def test_a_long_boosting_fit_leaves_room_to_refit_and_reports_progress_meanwhile
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).assign(y=y)
     ticks = []
     started = time.monotonic()
-    trained = train(df, TrainOptions(target="y", time_budget=4, threads=1),
-                    lambda stage, pct=None, **details: ticks.append((stage, pct, details)))  # fmt: skip
+
+    def progress(stage, pct=None, **details):
+        ticks.append((stage, pct, details))
+
+    trained = train(df, TrainOptions(target="y", time_budget=4, threads=1), progress)
     elapsed = time.monotonic() - started
     assert elapsed < 4 * 2 + 2  # searched, refit and evaluated within about the budget
     training = [t for t in ticks if t[0] == "training"]
     assert len(training) >= 4 and any("bestScore" in t[2] for t in training)
     assert trained.metrics["r2"] > 0.5
+
+
+def test_the_search_ends_before_its_budget_once_more_trials_stop_helping(monkeypatch):
+    from modeltrain.pipeline import search as search_module
+
+    monkeypatch.setattr(search_module, "PATIENCE", 6)
+    X = np.arange(80, dtype=float).reshape(-1, 1)
+    y = (X[:, 0] >= 40).astype(int)  # every family scores 1.0 at once
+    started = time.monotonic()
+    found = search(X, y, Task.CLASSIFICATION, [], started + 120, threads=1)
+    assert len(found.trials) <= 6 + 4 and time.monotonic() - started < 60
+    assert not found.stopped_early and found.ranked[0].score == 1.0
+
+
+def test_imbalanced_classes_are_also_tried_with_balanced_class_weights():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 3))
+    y = ((X[:, 0] > 1.2) | (X[:, 1] > 2.0)).astype(int)  # about 13 % positives
+    found = search(X, y, Task.CLASSIFICATION, [], time.monotonic() + 6, threads=1)
+    weights = {t.params.get("class_weight") for t in found.trials}
+    assert weights == {None, "balanced"} and found.ranked[0].score > 0.9
