@@ -45,7 +45,8 @@ def _start_slow_job(client, name: str, budget: int = 10) -> str:
     answers = upload(client, SLOW_CSV, filename=f"{name}.csv", timeBudget=budget, target="y")
     assert answers[-1].status_code == 202, answers[-1].text
     tracking_id = answers[0].json()["trackingId"]
-    _wait_for(client, tracking_id, lambda b: b["stage"] == "training" and b["progress"] >= 45)
+    # In the middle of the search: a candidate has been scored, more are being fitted.
+    _wait_for(client, tracking_id, lambda b: b["stage"] == "training" and b.get("bestScore"))
     return tracking_id
 
 
