@@ -152,6 +152,7 @@ def search(
     n_classes = int(y.max()) + 1 if task == Task.CLASSIFICATION else 0
     folds, validation = make_folds(y, task)
     rows = len(y)
+    searched = families.families_for(rows)
     skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
     imbalanced = n_classes > 0 and np.bincount(y).min() / rows < IMBALANCED
     result = SearchResult([], np.sort(np.concatenate([v for _, v in folds])), validation)
@@ -171,7 +172,7 @@ def search(
         return bool(result.trials) and time.monotonic() + reserve() >= deadline
 
     def objective(ot: optuna.Trial) -> float:
-        family = ot.suggest_categorical("family", families.FAMILIES)
+        family = ot.suggest_categorical("family", searched)
         params = families.suggest_params(ot, family, task, rows)
         log_target = bool(ot.suggest_categorical("log_target", [False, True])) if skewed else False
         if imbalanced and ot.suggest_categorical("class_weight", ["none", "balanced"]) != "none":
@@ -205,7 +206,7 @@ def search(
             study.stop()  # the budget is spent, or more trials stopped helping
         elif (
             result.trials
-            and min(last_seconds.get(f, 0.0) for f in families.FAMILIES)
+            and min(last_seconds.get(f, 0.0) for f in searched)
             > deadline - reserve() - time.monotonic()
         ):
             study.stop()  # nothing fits in the time left
@@ -214,10 +215,10 @@ def search(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(
-            seed=0, multivariate=True, group=True, n_startup_trials=len(families.FAMILIES) + 6
+            seed=0, multivariate=True, group=True, n_startup_trials=len(searched) + 6
         )
         study = optuna.create_study(direction="maximize", sampler=sampler)
-    firsts = [(family, False) for family in ("linear", "lightgbm", "extra_trees", "random_forest")]
+    firsts = [(family, False) for family in searched]
     if skewed:
         firsts.append(("lightgbm", True))
     for family, log_target in firsts:
