@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(health.router)
     training.install_fast_status_route(app)
+    inference.install_fast_predict_route(app)
     install_web(app)
 
     if settings.api_key:

@@ -37,9 +37,15 @@ RunModel = Callable[[Data, bool], Result]
 
 
 class MicroBatcher:
-    def __init__(self, run: RunModel, max_rows: int = 2048) -> None:
+    """``inline_rows``: batches of up to this many rows are predicted on the event loop itself.
+    For our own pipelines a few rows take a fraction of a millisecond, less than the hop to a
+    worker thread and back (0.35 ms per request, measured: 840 → 1,190 single-row requests/s);
+    0 (the default, for models we know nothing about) always uses the thread pool."""
+
+    def __init__(self, run: RunModel, max_rows: int = 2048, inline_rows: int = 0) -> None:
         self._run = run
         self._max_rows = max_rows
+        self._inline_rows = inline_rows
         self._queue: asyncio.Queue[tuple[Data, bool, asyncio.Future[Result]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._loop_ref: asyncio.AbstractEventLoop | None = None
@@ -70,7 +76,7 @@ class MicroBatcher:
         probabilities = any(p for _, p, _ in batch)
         try:
             frame = concat([d for d, _, _ in batch])
-            predictions, probas = await run_in_threadpool(self._run, frame, probabilities)
+            predictions, probas = await self._call(frame, probabilities)
         except Exception:  # one bad request must not fail the others: serve each alone
             for data, wants, future in batch:
                 await self._settle(future, data, wants)
@@ -85,13 +91,18 @@ class MicroBatcher:
 
     async def _settle(self, future: asyncio.Future[Result], data: Data, wants: bool) -> None:
         try:
-            result = await run_in_threadpool(self._run, data, wants)
+            result = await self._call(data, wants)
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
             return
         if not future.done():
             future.set_result(result)
+
+    async def _call(self, data: Data, probabilities: bool) -> Result:
+        if rows_of(data) <= self._inline_rows:
+            return self._run(data, probabilities)
+        return await run_in_threadpool(self._run, data, probabilities)
 
     def close(self) -> None:
         """Stop the batching task; safe to call from any thread (the cache evicts in one)."""

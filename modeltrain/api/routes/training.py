@@ -10,10 +10,9 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from modeltrain.api.deps import get_services
+from modeltrain.api.plain_routes import install_ahead
 from modeltrain.api.services import Services
 from modeltrain.constants import (
     DEFAULT_LIST_LIMIT,
@@ -86,22 +85,8 @@ async def job_status(request: Request) -> Response:
 
 
 def install_fast_status_route(app: FastAPI) -> None:
-    """Serve status polls from a plain Starlette route ahead of FastAPI's router.
-
-    Measured (bench/service.py): FastAPI's per-request machinery took about a quarter of a poll's
-    time. The FastAPI route above stays for the OpenAPI schema and answers the same way; the
-    app's middleware and error handlers apply to both."""
-    fast = _PlainRoute(STATUS_PATH, job_status, methods=["GET"], include_in_schema=False)
-    app.router.routes.insert(0, fast)
-
-
-class _PlainRoute(Route):
-    """A Starlette route that, like FastAPI's, leaves itself in ``scope["route"]`` (the metrics
-    middleware labels requests by its path template)."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["route"] = self
-        await super().handle(scope, receive, send)
+    """Status polls skip FastAPI's router (see api/plain_routes.py)."""
+    install_ahead(app, STATUS_PATH, job_status, "GET")
 
 
 @router.get(
