@@ -7,6 +7,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from modeltrain.config import child_environment
 from modeltrain.runtime.processes import ManagedProcess, free_port, http_ok, port_open
 from modeltrain.runtime.stack import api_process, mlflow_process, redis_process, worker_process
@@ -69,3 +71,18 @@ class BenchStack:
     def stop(self) -> None:
         for proc in reversed(self.processes):
             proc.stop()
+
+
+def upload_csv(api: httpx.Client, csv: bytes, filename: str, chunk_bytes: int = 1024 * 1024,
+               **options: str) -> str:  # fmt: skip
+    """Send a CSV in chunks the way the web page does; `options` go with the first chunk.
+    Returns the trackingId."""
+    parts = [csv[i : i + chunk_bytes] for i in range(0, len(csv), chunk_bytes)]
+    tracking_id = None
+    for i, part in enumerate(parts):
+        form = {"filename": filename, "chunkIndex": str(i), "totalChunks": str(len(parts))}
+        form.update({"trackingId": tracking_id} if tracking_id else options)
+        r = api.post("/api/model-train/start", data=form, files={"chunk": ("c", part)})
+        r.raise_for_status()
+        tracking_id = r.json()["trackingId"]
+    return tracking_id

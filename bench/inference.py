@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench._stack import BenchStack
+from bench._stack import BenchStack, upload_csv
 from modeltrain.config import child_environment
 from modeltrain.runtime.processes import ManagedProcess, free_port, http_ok
 
@@ -64,22 +64,7 @@ def train(stack: BenchStack, csv: bytes, budget: int) -> tuple[str, float]:
     """Upload, wait for `completed`; returns the model id and the time to the first prediction
     after the job said `completed`."""
     with httpx.Client(base_url=stack.api_url, timeout=120) as api:
-        size = 1024 * 1024
-        parts = [csv[i : i + size] for i in range(0, len(csv), size)]
-        tracking_id = None
-        for i, part in enumerate(parts):
-            form = {
-                "filename": "diamonds.csv",
-                "chunkIndex": str(i),
-                "totalChunks": str(len(parts)),
-            }
-            if tracking_id:
-                form["trackingId"] = tracking_id
-            else:
-                form.update({"target": "price", "timeBudget": str(budget)})
-            r = api.post("/api/model-train/start", data=form, files={"chunk": ("c", part)})
-            r.raise_for_status()
-            tracking_id = r.json()["trackingId"]
+        tracking_id = upload_csv(api, csv, "diamonds.csv", target="price", timeBudget=str(budget))
         while True:
             job = api.get(f"/api/model-train/status/{tracking_id}").json()
             if job["status"] in ("completed", "failed"):

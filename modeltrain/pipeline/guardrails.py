@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modeltrain.constants import Task
@@ -15,6 +16,22 @@ from modeltrain.pipeline.features import ColumnPlan
 LEAKAGE_CORRELATION = 0.98  # |Spearman| with a numeric target above which a column is suspect
 LEAKAGE_PURITY = 0.995  # share of rows whose class one column's value alone decides
 IMBALANCE_SHARE = 0.1  # a class below this share of rows is called rare
+LEAKAGE_MAX_VALUES = 1000  # distinct values above which a column's purity is not a finding
+
+
+def _purity(col: pd.Series, y: pd.Series) -> float | None:
+    """The share of rows whose class is the most common one among the rows with the same value
+    of `col` (missing counts as a value); None for columns with too many distinct values for
+    that to mean anything. Counted with factorize + bincount: crosstab took seconds a column on
+    large data (profiled)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    values = len(uniques) + 1  # the last one: missing
+    if values - 1 > max(2, min(len(col) // 20, LEAKAGE_MAX_VALUES)):
+        return None
+    codes = np.where(codes < 0, values - 1, codes)
+    labels, classes = pd.factorize(y)
+    counts = np.bincount(codes * len(classes) + labels, minlength=values * len(classes))
+    return float(counts.reshape(values, len(classes)).max(axis=1).sum() / len(col))
 
 
 def _leaks(X: pd.DataFrame, y: pd.Series, task: Task, plan: ColumnPlan) -> dict[str, str]:
@@ -28,11 +45,8 @@ def _leaks(X: pd.DataFrame, y: pd.Series, task: Task, plan: ColumnPlan) -> dict[
                 if abs(rho) >= LEAKAGE_CORRELATION:
                     found[name] = f"rank correlation with the target is {rho:.3f}"
         elif task == Task.CLASSIFICATION:
-            values = col.astype(str)
-            if values.nunique() > max(2, len(col) // 2):
-                continue  # near-unique columns decide anything trivially; not a finding
-            purity = pd.crosstab(values, y).max(axis=1).sum() / len(col)
-            if purity >= LEAKAGE_PURITY:
+            purity = _purity(col, y)
+            if purity is not None and purity >= LEAKAGE_PURITY:
                 found[name] = f"its value alone decides the class for {purity:.1%} of rows"
     return found
 

@@ -232,10 +232,13 @@ def search(
         if imbalanced:
             enqueued["class_weight"] = "none"
         study.enqueue_trial(enqueued)
-    timeout = max(0.0, deadline - time.monotonic())
+    timeout = deadline - time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study.optimize(objective, timeout=timeout, callbacks=[stop_when_done], catch=())
+        if timeout <= 0:  # the budget went on reading the data: one default model still
+            study.optimize(objective, n_trials=1, catch=())
+        else:
+            study.optimize(objective, timeout=timeout, callbacks=[stop_when_done], catch=())
     return result
 
 
