@@ -149,97 +149,136 @@ def search(
     """Search until `deadline` (time.monotonic()), keeping room for the final refit.
     `on_progress(best)` is called after each trial and about every second during long fits,
     with the best trial so far. y is 0..k-1 for classes."""
-    n_classes = int(y.max()) + 1 if task == Task.CLASSIFICATION else 0
-    folds, validation = make_folds(y, task)
-    rows = len(y)
-    searched = families.families_for(rows)
-    skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
-    imbalanced = n_classes > 0 and np.bincount(y).min() / rows < IMBALANCED
-    result = SearchResult([], np.sort(np.concatenate([v for _, v in folds])), validation)
-    improved_at = [0]  # the trial count when the best score last improved
+    return _Search(X, y, task, categorical, deadline, threads, should_stop, on_progress).run()
 
-    def report() -> None:
-        if on_progress is not None:
-            on_progress(result.ranked[0] if result.ranked else None)
 
-    last_seconds: dict[str, float] = {}
+class _Search:
+    """One search: the Optuna study, its objective and when to stop it."""
 
-    def reserve() -> float:
-        best = result.ranked[:3]
-        return REFIT_FACTOR * sum(t.fit_seconds for t in best)
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        task: Task,
+        categorical: list[int],
+        deadline: float,
+        threads: int,
+        should_stop: Callable[[], bool] | None,
+        on_progress: Callable[[Trial | None], None] | None,
+    ) -> None:
+        self.X, self.y, self.task, self.categorical = X, y, task, categorical
+        self.deadline, self.threads = deadline, threads
+        self.should_stop, self.on_progress = should_stop, on_progress
+        self.rows = len(y)
+        self.n_classes = int(y.max()) + 1 if task == Task.CLASSIFICATION else 0
+        self.folds, validation = make_folds(y, task)
+        self.families = families.families_for(self.rows)
+        self.skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
+        self.imbalanced = self.n_classes > 0 and np.bincount(y).min() / self.rows < IMBALANCED
+        covered = np.sort(np.concatenate([v for _, v in self.folds]))
+        self.result = SearchResult([], covered, validation)
+        self.improved_at = 0  # the trial count when the best score last improved
+        self.last_seconds: dict[str, float] = {}  # family -> its latest trial's duration
 
-    def out_of_time() -> bool:
-        return bool(result.trials) and time.monotonic() + reserve() >= deadline
+    def run(self) -> SearchResult:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(
+                seed=0, multivariate=True, group=True, n_startup_trials=len(self.families) + 6
+            )
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+        for first in self._first_trials():
+            study.enqueue_trial(first)
+        timeout = self.deadline - time.monotonic()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if timeout <= 0:  # the budget went on reading the data: one default model still
+                study.optimize(self._objective, n_trials=1, catch=())
+            else:
+                study.optimize(self._objective, timeout=timeout, callbacks=[self._stop], catch=())
+        return self.result
 
-    def objective(ot: optuna.Trial) -> float:
-        family = ot.suggest_categorical("family", searched)
-        params = families.suggest_params(ot, family, task, rows)
-        log_target = bool(ot.suggest_categorical("log_target", [False, True])) if skewed else False
-        if imbalanced and ot.suggest_categorical("class_weight", ["none", "balanced"]) != "none":
-            params["class_weight"] = "balanced"
-        remaining = deadline - reserve() - time.monotonic()
-        if result.trials and last_seconds.get(family, 0.0) > remaining:
+    def _first_trials(self) -> list[dict[str, Any]]:
+        """Each family's default configuration (and LightGBM's on a log scale when skewed)."""
+        firsts = [(family, False) for family in self.families]
+        if self.skewed:
+            firsts.append(("lightgbm", True))
+        out = []
+        for family, log_target in firsts:
+            params = families.default_params(family, self.task, self.rows)
+            first: dict[str, Any] = {
+                "family": family,
+                **{f"{family}.{k}": v for k, v in params.items()},
+            }
+            if self.skewed:
+                first["log_target"] = log_target
+            if self.imbalanced:
+                first["class_weight"] = "none"
+            out.append(first)
+        return out
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.result.ranked[0] if self.result.ranked else None)
+
+    def _reserve(self) -> float:
+        """Seconds to keep for the final fits."""
+        return REFIT_FACTOR * sum(t.fit_seconds for t in self.result.ranked[:3])
+
+    def _time_left(self) -> float:
+        return self.deadline - self._reserve() - time.monotonic()
+
+    def _objective(self, ot: optuna.Trial) -> float:
+        family = ot.suggest_categorical("family", self.families)
+        params = families.suggest_params(ot, family, self.task, self.rows)
+        log_target = (
+            bool(ot.suggest_categorical("log_target", [False, True])) if self.skewed else False
+        )
+        weights = ot.suggest_categorical("class_weight", ["none", "balanced"]) if (
+            self.imbalanced
+        ) else "none"  # fmt: skip
+        if weights != "none":
+            params["class_weight"] = weights
+        remaining = self._time_left()
+        if self.result.trials and self.last_seconds.get(family, 0.0) > remaining:
             raise optuna.TrialPruned()  # this family would not finish in time
         trial = Trial(ot.number, family, params, log_target)
         ctx = families.FitContext(
-            task, categorical, threads, time.monotonic() + TRIAL_SHARE * max(0.0, remaining),
-            should_stop, report,
+            self.task, self.categorical, self.threads,
+            time.monotonic() + TRIAL_SHARE * max(0.0, remaining), self.should_stop, self._report,
         )  # fmt: skip
         try:
-            evaluate(trial, X, y, folds, ctx, n_classes)
+            evaluate(trial, self.X, self.y, self.folds, ctx, self.n_classes)
         except families.FIT_ERRORS as exc:  # one configuration failing is a finding
             trial.error = f"{type(exc).__name__}: {exc}"[:300]
-        result.trials.append(trial)
-        last_seconds[family] = trial.seconds
-        if not math.isnan(trial.score):
-            if not result.ranked or trial.score > result.ranked[0].score + MIN_GAIN:
-                improved_at[0] = len(result.trials)
-            _rank(result, trial)
-        report()
+        self._record(trial)
+        self._report()
         return trial.score
 
-    def stop_when_done(study: optuna.Study, _: Any) -> None:
-        if should_stop is not None and should_stop():
-            result.stopped_early = True
-            study.stop()
-        elif out_of_time() or len(result.trials) - improved_at[0] >= PATIENCE:
-            study.stop()  # the budget is spent, or more trials stopped helping
-        elif (
-            result.trials
-            and min(last_seconds.get(f, 0.0) for f in searched)
-            > deadline - reserve() - time.monotonic()
-        ):
-            study.stop()  # nothing fits in the time left
+    def _record(self, trial: Trial) -> None:
+        result = self.result
+        result.trials.append(trial)
+        self.last_seconds[trial.family] = trial.seconds
+        if math.isnan(trial.score):
+            return
+        if not result.ranked or trial.score > result.ranked[0].score + MIN_GAIN:
+            self.improved_at = len(result.trials)
+        _rank(result, trial)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(
-            seed=0, multivariate=True, group=True, n_startup_trials=len(searched) + 6
-        )
-        study = optuna.create_study(direction="maximize", sampler=sampler)
-    firsts = [(family, False) for family in searched]
-    if skewed:
-        firsts.append(("lightgbm", True))
-    for family, log_target in firsts:
-        params = families.default_params(family, task, rows)
-        enqueued: dict[str, Any] = {
-            "family": family,
-            **{f"{family}.{k}": v for k, v in params.items()},
-        }
-        if skewed:
-            enqueued["log_target"] = log_target
-        if imbalanced:
-            enqueued["class_weight"] = "none"
-        study.enqueue_trial(enqueued)
-    timeout = deadline - time.monotonic()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if timeout <= 0:  # the budget went on reading the data: one default model still
-            study.optimize(objective, n_trials=1, catch=())
-        else:
-            study.optimize(objective, timeout=timeout, callbacks=[stop_when_done], catch=())
-    return result
+    def _stop(self, study: optuna.Study, _: Any) -> None:
+        """After each trial: stop when asked to, when the budget is spent, when more trials
+        stopped helping, or when no family fits in the time left."""
+        trials = self.result.trials
+        if self.should_stop is not None and self.should_stop():
+            self.result.stopped_early = True
+            study.stop()
+            return
+        spent = self.deadline - time.monotonic() <= self._reserve()
+        converged = len(trials) - self.improved_at >= PATIENCE
+        nothing_fits = min(self.last_seconds.get(f, 0.0) for f in self.families) > self._time_left()
+        if trials and (spent or converged or nothing_fits):
+            study.stop()
 
 
 def _rank(result: SearchResult, trial: Trial) -> None:

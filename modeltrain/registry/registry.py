@@ -169,7 +169,7 @@ class Registry:
             if on_run_started:
                 on_run_started(run.info.run_id)
             self._log_run_contents(trained, data, raw_csv, filename)
-            self._log_candidates(trained, run.info.experiment_id, run.info.run_id)
+            self._log_candidates(trained, run.info.experiment_id, run.info.run_id, job_id)
             signature = infer_signature(
                 trained.input_example, trained.pipeline.predict(trained.input_example)
             )
@@ -201,7 +201,9 @@ class Registry:
         )
         return RegisteredModel(model_name, str(version), run.info.run_id, run.info.experiment_id)
 
-    def _log_candidates(self, trained: TrainedModel, experiment_id: str, parent: str) -> None:
+    def _log_candidates(
+        self, trained: TrainedModel, experiment_id: str, parent: str, job_id: str
+    ) -> None:
         """A nested run per candidate of the search (params, validation score, fit time), the
         best NESTED_RUNS of them, logged concurrently."""
         metric = trained.primary_metric
@@ -212,7 +214,11 @@ class Registry:
             run = self._client.create_run(
                 experiment_id,
                 run_name=name,
-                tags={"mlflow.parentRunId": parent, "modeltrain.candidate": row["estimator"]},
+                tags={  # the job's tag too: a half-logged job's runs are ended by its retry
+                    "mlflow.parentRunId": parent,
+                    "modeltrain.candidate": row["estimator"],
+                    TAG_TRACKING_ID: job_id,
+                },
             )
             skip = {"trial", "estimator", metric, "fitSeconds", "error"}
             params = [Param(k, str(v)[:6000]) for k, v in row.items() if k not in skip]

@@ -19,7 +19,7 @@ def test_a_csv_uploaded_in_chunks_becomes_a_registered_model_that_predicts(stack
     data = df.to_csv(index=False).encode()
     with stack.http() as client:
         answers = upload(
-            client, data, to_chunks(data, 4), filename="churn.csv", target="churn", timeBudget=10
+            client, data, to_chunks(data, 4), filename="churn.csv", target="churn", timeBudget=5
         )
         assert [r.status_code for r in answers] == [200, 200, 200, 202]
         first, last = answers[0].json(), answers[-1].json()

@@ -50,7 +50,7 @@ def test_constant_empty_and_id_like_columns_are_dropped_with_a_reason():
 
 def test_a_classifier_learns_a_learnable_target_and_reports_held_out_metrics():
     df = classification_frame(rows=400)
-    trained = train(df, TrainOptions(target="churn", time_budget=10))
+    trained = train(df, TrainOptions(target="churn", time_budget=4))
     assert trained.task == Task.CLASSIFICATION
     assert trained.classes == ["no", "yes"]
     assert trained.metrics["roc_auc"] > 0.85
@@ -63,7 +63,7 @@ def test_a_classifier_learns_a_learnable_target_and_reports_held_out_metrics():
 
 
 def test_a_regressor_is_chosen_for_a_continuous_target_by_default_the_last_column():
-    trained = train(regression_frame(rows=300), TrainOptions(time_budget=10))
+    trained = train(regression_frame(rows=300), TrainOptions(time_budget=4))
     assert trained.task == Task.REGRESSION and trained.target == "y"
     assert trained.metrics["r2"] > 0.8 and {"rmse", "mae"} <= set(trained.metrics)
 
