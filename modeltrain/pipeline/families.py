@@ -65,8 +65,10 @@ def family_name(family: str, task: Task) -> str:
     return family
 
 
-def default_params(family: str, task: Task, rows: int) -> dict[str, Any]:
-    """A sensible first configuration of each family (tried before the search proper)."""
+def default_params(family: str, task: Task, rows: int, columns: int = 1) -> dict[str, Any]:
+    """A sensible first configuration of each family (tried before the search proper); forests
+    start from scikit-learn's own defaults of features per split (√columns for classes, all
+    for regression)."""
     if family == "lightgbm":
         return {
             "learning_rate": 0.05,
@@ -78,7 +80,8 @@ def default_params(family: str, task: Task, rows: int) -> dict[str, Any]:
         }
     if family == "linear":
         return {"C": 1.0} if task == Task.CLASSIFICATION else {"alpha": 1.0}
-    return {"n_estimators": 100, "max_features": 0.6, "min_samples_leaf": _min_leaf(rows)}
+    share = min(1.0, max(0.1, columns**0.5 / columns)) if task == Task.CLASSIFICATION else 1.0
+    return {"n_estimators": 100, "max_features": share, "min_samples_leaf": _min_leaf(rows)}
 
 
 def suggest_params(trial: optuna.Trial, family: str, task: Task, rows: int) -> dict[str, Any]:

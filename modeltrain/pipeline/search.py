@@ -206,7 +206,7 @@ class _Search:
             firsts.append(("lightgbm", True))
         out = []
         for family, log_target in firsts:
-            params = families.default_params(family, self.task, self.rows)
+            params = families.default_params(family, self.task, self.rows, self.X.shape[1])
             first: dict[str, Any] = {
                 "family": family,
                 **{f"{family}.{k}": v for k, v in params.items()},
