@@ -153,14 +153,15 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     plan = data.plan
     featurizer = Featurizer(plan.numeric, plan.categorical, plan.datetime, plan.text).fit(X_train)
     M_train, cats = featurizer.transform(X_train), featurizer.categorical_indices_
+    t_train = data.encode(y_train)  # the targets as the families fit them
     ticker()
-    found = search(M_train, data.encode(y_train), task, cats, ticker.deadline, options.threads,
+    found = search(M_train, t_train, task, cats, ticker.deadline, options.threads,
                    options.should_stop, ticker)  # fmt: skip
     if not found.ranked:
         errors = "; ".join(sorted({t.error for t in found.trials if t.error}))
         raise TrainingError(f"no model could be fitted on this data: {errors or 'no time'}"[:1000])
-    picked, score = choose(found, data.encode(y_train), task, len(data.classes or []))
-    fitted = fit_members(picked, M_train, data.encode(y_train), task, cats, options.threads, ticker)
+    picked, score = choose(found, t_train, task, len(data.classes or []))
+    fitted = fit_members(picked, M_train, t_train, task, cats, options.threads, ticker)
     pipeline = Pipeline(
         [("features", featurizer), ("model", as_ensemble(fitted, task, data.classes))]
     )
