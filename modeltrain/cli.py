@@ -7,10 +7,10 @@ import argparse
 import logging
 import signal
 import sys
-import time
 from pathlib import Path
 
 from modeltrain.config import Settings, child_environment, get_settings
+from modeltrain.constants import SUPERVISOR_STATE_FILENAME
 from modeltrain.logging import configure_logging, fields
 
 log = logging.getLogger("modeltrain.cli")
@@ -40,6 +40,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         "worker",
         "--queues", CELERY_QUEUE,
         "--concurrency", str(args.concurrency or settings.worker_concurrency),
+        "--pool", settings.worker_pool,
         "--loglevel", settings.log_level,
         "--without-mingle",
         "--task-events",
@@ -59,36 +60,35 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         redis_process,
         worker_process,
     )
+    from modeltrain.runtime.supervisor import Supervisor
 
     data_dir = Path(settings.data_dir).resolve()
     logs = data_dir / "logs"
-    started = []
-    stopping = False
+    state_file = data_dir / SUPERVISOR_STATE_FILENAME
+    supervisor = Supervisor(state_file)
 
     def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        supervisor.request_stop()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
         if not redis_answers(settings.redis_url):
-            started.append(redis_process(settings.redis_url, data_dir).start().wait_ready(30))
+            supervisor.start("redis", redis_process(settings.redis_url, data_dir), 30)
         tracking_uri = settings.mlflow_tracking_uri
-        env = child_environment()
         if not tracking_uri:
             mlflow_host = "127.0.0.1"
             tracking_uri = f"http://{mlflow_host}:{args.mlflow_port}"
-            started.append(
-                mlflow_process(args.mlflow_port, data_dir, env, mlflow_host).start().wait_ready(90)
-            )
-        env = child_environment(MLFLOW_TRACKING_URI=tracking_uri)
-        started.append(
-            worker_process(env, settings.redis_url, logs / "worker.log").start().wait_ready(60)
+            mlflow = mlflow_process(args.mlflow_port, data_dir, child_environment(), mlflow_host)
+            supervisor.start("mlflow", mlflow, 90)
+        env = child_environment(
+            MLFLOW_TRACKING_URI=tracking_uri,
+            MODELTRAIN_SUPERVISOR_STATE_FILE=str(state_file),
         )
-        started.append(
-            api_process(env, args.host, args.port, logs / "api.log").start().wait_ready(60)
-        )
+        supervisor.start("worker", worker_process(env, settings.redis_url, logs / "worker.log"), 60)
+        supervisor.start("api", api_process(env, args.host, args.port, logs / "api.log"), 60)
+        if supervisor.stopping:
+            return 0
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         print(
             f"\nModel Train Service is up:\n"
@@ -96,22 +96,16 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             f"  MLflow   {tracking_uri}\n"
             f"  data     {data_dir}\n"
             f"  logs     {logs}\n"
-            "Press Ctrl-C to stop.\n",
+            "A process that exits is started again. Press Ctrl-C to stop.\n",
             flush=True,
         )
-        while not stopping:
-            dead = [p for p in started if not p.alive()]
-            if dead:
-                log.error("up.process.exited", extra=fields(name=dead[0].name))
-                return 1
-            time.sleep(0.5)
+        supervisor.run()
         return 0
     except StartupError as exc:
         print(f"modeltrain up: {exc}", file=sys.stderr)
         return 1
     finally:
-        for proc in reversed(started):
-            proc.stop()
+        supervisor.stop_all()
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
 
     # --- worker ------------------------------------------------------------------------
     worker_concurrency: int = Field(default=1, ge=1)  # training jobs at once per worker
+    # Celery's execution pool: prefork (a process per job, the default), solo or threads;
+    # gevent/eventlet only where installed.
+    worker_pool: Literal["prefork", "solo", "threads", "gevent", "eventlet"] = "prefork"
+
+    # --- `modeltrain up` -----------------------------------------------------------------
+    # Set by `up` for the processes it starts: where it writes what it knows of them, so that
+    # /readyz can name a child that is down or restarting.
+    supervisor_state_file: Path | None = None
 
     @field_validator("api_key", "mlflow_tracking_uri", mode="before")
     @classmethod

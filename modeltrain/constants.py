@@ -101,6 +101,10 @@ REAPS_PER_LEASE = 3
 JOB_OVERHEAD_SECONDS = 600
 HARD_LIMIT_GRACE_SECONDS = 60
 
+# `modeltrain up` writes what it knows of its children here, under the data folder; the API's
+# /readyz reads it (MODELTRAIN_SUPERVISOR_STATE_FILE).
+SUPERVISOR_STATE_FILENAME = "up-state.json"
+
 CANCELLED_MESSAGE = "the job was cancelled on request"
 
 # Early CSV checks look at the start of the upload only.

@@ -125,8 +125,15 @@ class ManagedProcess:
         log.info("process.stopped", extra=fields(name=self.name, code=self.proc.returncode))
         return self.proc.returncode
 
-    def _log_hint(self) -> str:
+    def log_tail(self, lines: int = 15) -> str:
+        """The last ``lines`` lines of the process's log ('' when it has none)."""
         if self.log_path is None or not self.log_path.exists():
             return ""
-        tail = self.log_path.read_text(errors="replace").splitlines()[-15:]
-        return f"; last lines of {self.log_path}:\n" + "\n".join(tail)
+        with open(self.log_path, "rb") as handle:
+            handle.seek(max(0, self.log_path.stat().st_size - 64 * 1024))
+            text = handle.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _log_hint(self) -> str:
+        tail = self.log_tail()
+        return f"; last lines of {self.log_path}:\n{tail}" if tail else ""

@@ -87,6 +87,9 @@ def worker_answers(redis_url: str, node: str) -> bool:
     """True when the Celery worker ``node`` answers a ping over the broker."""
     from celery import Celery
 
+    if not redis_answers(redis_url):  # Celery's own connection would retry for a long time
+        return False
+
     app = Celery("probe", broker=redis_url, set_as_current=False)
     try:
         replies = app.control.ping(destination=[node], timeout=0.5) or []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from modeltrain.api.deps import get_services
 from modeltrain.api.metrics import CONTENT_TYPE
 from modeltrain.api.services import Services
+from modeltrain.runtime.supervisor import ChildState, read_state
 
 router = APIRouter(tags=["health"])
 
@@ -52,5 +54,21 @@ def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse
     except Exception:  # the broker is Redis: already reported above
         workers = []
     ready = all(c["ok"] for c in checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": checks, "workers": workers}
+    body: dict[str, Any] = {"checks": checks, "workers": workers}
+    processes = _supervised_processes(services.settings.supervisor_state_file)
+    if processes is not None:  # started by `modeltrain up`: its worker must be running too
+        body["processes"] = processes
+        ready = ready and processes.get("worker") == ChildState.RUNNING.value
+    body = {"status": "ready" if ready else "unavailable", **body}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _supervised_processes(state_file: Path | None) -> dict[str, str] | None:
+    """How each process that `modeltrain up` started is, e.g. ``{"worker": "restarting (3rd
+    time, last exit -9)"}``; None when this API was not started by a running `up`."""
+    if state_file is None:
+        return None
+    state = read_state(state_file)
+    if state is None:
+        return None
+    return {role: child.get("description", "?") for role, child in state["children"].items()}
