@@ -11,7 +11,7 @@ from pathlib import Path
 
 from modeltrain.config import Settings, child_environment, get_settings
 from modeltrain.constants import SUPERVISOR_STATE_FILENAME
-from modeltrain.logging import configure_logging, fields
+from modeltrain.logging import configure_logging
 
 log = logging.getLogger("modeltrain.cli")
 

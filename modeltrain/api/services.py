@@ -49,9 +49,7 @@ class Services:
         configure_mlflow(settings)
         mlflow_client = create_mlflow_client(settings)
         store = JobStore(client, keys, settings.job_retention_seconds)
-        staging = UploadStaging(
-            client, keys, settings.max_upload_bytes, settings.upload_ttl_seconds
-        )
+        staging = UploadStaging.for_settings(client, keys, settings)
 
         def enqueue(job_id: str, time_budget: float) -> None:
             send_train_task(celery, job_id, time_budget)

@@ -170,10 +170,14 @@ class Supervisor:
                         "up.child.ready", extra=fields(name=child.role, restarts=child.restarts)
                     )
                     return True
-        elif child.state == ChildState.RESTARTING and child.restart_at is not None:
-            if now >= child.restart_at and not self.stopping:
-                self._launch(child)
-                return True
+        elif (
+            child.state == ChildState.RESTARTING
+            and child.restart_at is not None
+            and now >= child.restart_at
+            and not self.stopping
+        ):
+            self._launch(child)
+            return True
         return False
 
     def _launch(self, child: Child) -> None:

@@ -19,6 +19,7 @@ from enum import StrEnum
 
 import redis
 
+from modeltrain.config import Settings
 from modeltrain.constants import Keys
 
 # KEYS: meta hash, in-flight sorted set. ARGV: now, ttl (s), total chunks, max in flight.
@@ -64,7 +65,7 @@ class UploadStaging:
         keys: Keys,
         max_bytes: int,
         ttl_seconds: int,
-        max_in_flight: int = 1_000_000,
+        max_in_flight: int,
     ) -> None:
         self._redis = client
         self._keys = keys
@@ -72,6 +73,17 @@ class UploadStaging:
         self._ttl = ttl_seconds
         self._max_in_flight = max_in_flight
         self._begin = client.register_script(_BEGIN_LUA)
+
+    @classmethod
+    def for_settings(cls, client: redis.Redis, keys: Keys, settings: Settings) -> UploadStaging:
+        """Staging with the upload caps the settings give."""
+        return cls(
+            client,
+            keys,
+            max_bytes=settings.max_upload_bytes,
+            ttl_seconds=settings.upload_ttl_seconds,
+            max_in_flight=settings.max_uploads_in_flight,
+        )
 
     def begin(self, upload_id: str, total_chunks: int) -> bool:
         """Start an upload; False when too many uploads are unfinished."""

@@ -31,9 +31,7 @@ class WorkerContext:
         return cls(
             settings=settings,
             store=JobStore(client, keys, settings.job_retention_seconds),
-            staging=UploadStaging(
-                client, keys, settings.max_upload_bytes, settings.upload_ttl_seconds
-            ),
+            staging=UploadStaging.for_settings(client, keys, settings),
             registry=Registry(create_mlflow_client(settings), settings.mlflow_experiment),
             requeue=requeue,
             announce=lambda name, version: announce_model(

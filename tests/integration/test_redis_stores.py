@@ -26,7 +26,7 @@ def store(redis_client, keys) -> JobStore:
 
 @pytest.fixture
 def staging(redis_client, keys) -> UploadStaging:
-    return UploadStaging(redis_client, keys, max_bytes=100, ttl_seconds=60)
+    return UploadStaging(redis_client, keys, max_bytes=100, ttl_seconds=60, max_in_flight=1000)
 
 
 def test_progress_never_goes_down_and_finished_jobs_never_change(store):
