@@ -8,16 +8,17 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from mlflow import MlflowClient
 
-from tests.factories import classification_frame, slow_frame
+from tests.faults.jobs import (
+    QUICK_CSV,
+    start_slow_job,
+    versions_of,
+    wait_for,
+)
 from tests.faults.stack import LEASE_SECONDS, FaultStack
 from tests.helpers import upload, wait_for_job
 
 pytestmark = pytest.mark.integration
-
-SLOW_CSV = slow_frame(rows=30_000).to_csv(index=False).encode()
-QUICK_CSV = classification_frame(rows=150).to_csv(index=False).encode()
 
 
 @pytest.fixture(scope="module")
@@ -31,37 +32,13 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
         stack.stop()
 
 
-def _wait_for(client, tracking_id: str, predicate, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/model-train/status/{tracking_id}").json()
-        if predicate(body):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout} s: {body}")
-
-
-def _start_slow_job(client, name: str, budget: int = 10) -> str:
-    answers = upload(client, SLOW_CSV, filename=f"{name}.csv", timeBudget=budget, target="y")
-    assert answers[-1].status_code == 202, answers[-1].text
-    tracking_id = answers[0].json()["trackingId"]
-    # In the middle of the search: a candidate has been scored, more are being fitted.
-    _wait_for(client, tracking_id, lambda b: b["stage"] == "training" and b.get("bestScore"))
-    return tracking_id
-
-
-def _versions_of(faults: FaultStack, tracking_id: str) -> list:
-    client = MlflowClient(tracking_uri=faults.mlflow_uri, registry_uri=faults.mlflow_uri)
-    return client.search_model_versions(f"tags.`modeltrain.trackingId` = '{tracking_id}'")
-
-
 def test_a_worker_killed_mid_training_is_noticed_and_its_job_completes_once(faults):
     with faults.http() as client:
-        tracking_id = _start_slow_job(client, "killed")
+        tracking_id = start_slow_job(client, "killed")
         faults.kill_worker(faults.workers[0], signal.SIGKILL)
         lost_at = time.monotonic()
         faults.start_worker()
-        requeued = _wait_for(
+        requeued = wait_for(
             client,
             tracking_id,
             lambda b: b["status"] != "running" or b["progress"] < 0,
@@ -71,19 +48,19 @@ def test_a_worker_killed_mid_training_is_noticed_and_its_job_completes_once(faul
         assert requeued["status"] in ("pending", "completed", "running")
         job = wait_for_job(client, tracking_id, timeout=120)
     assert job["status"] == "completed", job["error"]
-    assert len(_versions_of(faults, tracking_id)) == 1
+    assert len(versions_of(faults.mlflow_uri, tracking_id)) == 1
 
 
 def test_a_worker_told_to_stop_hands_its_job_back_at_once(faults):
     with faults.http() as client:
-        tracking_id = _start_slow_job(client, "handed-back")
+        tracking_id = start_slow_job(client, "handed-back")
         faults.kill_worker(faults.workers[0], signal.SIGTERM)
         handed = client.get(f"/api/model-train/status/{tracking_id}").json()
         assert handed["status"] == "pending" and handed["stage"] == "queued"
         faults.start_worker()
         job = wait_for_job(client, tracking_id, timeout=120)
     assert job["status"] == "completed", job["error"]
-    assert len(_versions_of(faults, tracking_id)) == 1
+    assert len(versions_of(faults.mlflow_uri, tracking_id)) == 1
 
 
 def test_a_queued_job_that_is_cancelled_never_starts(faults):
@@ -99,13 +76,13 @@ def test_a_queued_job_that_is_cancelled_never_starts(faults):
         job = client.get(f"/api/model-train/status/{tracking_id}").json()
         again = client.post(f"/api/model-train/{tracking_id}/cancel")
     assert job["status"] == "failed" and "cancelled" in job["error"]
-    assert job["progress"] < 10 and not _versions_of(faults, tracking_id)
+    assert job["progress"] < 10 and not versions_of(faults.mlflow_uri, tracking_id)
     assert again.status_code == 409 and again.json()["status"] == "failed"
 
 
 def test_a_running_job_that_is_cancelled_stops_and_registers_nothing(faults):
     with faults.http() as client:
-        tracking_id = _start_slow_job(client, "cancel-running", budget=30)
+        tracking_id = start_slow_job(client, "cancel-running", budget=30)
         started = time.monotonic()
         assert client.post(f"/api/model-train/{tracking_id}/cancel").status_code == 200
         # The worker notices at its next heartbeat and takes the next job.
@@ -114,12 +91,12 @@ def test_a_running_job_that_is_cancelled_stops_and_registers_nothing(faults):
         assert time.monotonic() - started < 25, "the cancelled job kept the worker busy"
         job = client.get(f"/api/model-train/status/{tracking_id}").json()
     assert job["status"] == "failed" and "cancelled" in job["error"]
-    assert not _versions_of(faults, tracking_id)
+    assert not versions_of(faults.mlflow_uri, tracking_id)
 
 
 def test_finishing_a_running_job_early_keeps_the_best_model_so_far(faults):
     with faults.http() as client:
-        tracking_id = _start_slow_job(client, "finished-early", budget=120)
+        tracking_id = start_slow_job(client, "finished-early", budget=120)
         started = time.monotonic()
         answer = client.post(f"/api/model-train/{tracking_id}/finish")
         assert answer.status_code == 200 and answer.json()["status"] == "running"
@@ -130,7 +107,7 @@ def test_finishing_a_running_job_early_keeps_the_best_model_so_far(faults):
     assert elapsed < 60, "the search did not end early"
     assert job["result"]["search"]["stoppedEarly"] is True
     assert {"ridge", "lightgbm"} <= {row["estimator"] for row in job["result"]["leaderboard"]}
-    assert len(_versions_of(faults, tracking_id)) == 1
+    assert len(versions_of(faults.mlflow_uri, tracking_id)) == 1
     assert again.status_code == 409 and again.json()["status"] == "completed"
 
 
@@ -163,7 +140,7 @@ def test_jobs_survive_a_redis_restart_the_api_says_503_meanwhile_and_all_reconne
 
 def test_mlflow_going_away_mid_job_fails_it_with_a_clear_error_in_time(faults):
     with faults.http() as client:
-        tracking_id = _start_slow_job(client, "no-mlflow", budget=5)
+        tracking_id = start_slow_job(client, "no-mlflow", budget=5)
         faults.mlflow.stop()
         stopped_at = time.monotonic()
         try:

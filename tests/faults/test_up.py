@@ -8,17 +8,21 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from mlflow import MlflowClient
 
-from tests.factories import classification_frame, records, slow_frame, to_chunks
+from tests.factories import classification_frame, records, to_chunks
+from tests.faults.jobs import (
+    QUICK_CSV,
+    start_slow_job,
+    status_of,
+    versions_of,
+    wait_for,
+)
 from tests.faults.up import Up, process_groups_alive
 from tests.helpers import upload, wait_for_job
 
 pytestmark = pytest.mark.integration
 
 LEASE_SECONDS = 6  # a lost worker's job is noticed within seconds
-SLOW_CSV = slow_frame(rows=30_000).to_csv(index=False).encode()
-QUICK_CSV = classification_frame(rows=150).to_csv(index=False).encode()
 # Lease + a reaper round + the job's own training, loading and logging, + a worker's start.
 JOB_DEADLINE = 120
 
@@ -44,38 +48,9 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             service.stop()
 
 
-def _status(client: httpx.Client, tracking_id: str) -> dict:
-    answer = client.get(f"/api/model-train/status/{tracking_id}")
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def _wait_for(client: httpx.Client, tracking_id: str, predicate, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = _status(client, tracking_id)
-        if predicate(body):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met in {timeout} s: {body}")
-
-
-def _start_slow_job(client: httpx.Client, name: str, budget: int) -> str:
-    answers = upload(client, SLOW_CSV, filename=f"{name}.csv", timeBudget=budget, target="y")
-    assert answers[-1].status_code == 202, answers[-1].text
-    tracking_id = answers[0].json()["trackingId"]
-    _wait_for(client, tracking_id, lambda b: b["stage"] == "training" and b.get("bestScore"))
-    return tracking_id
-
-
-def _versions_of(up: Up, tracking_id: str) -> list:
-    client = MlflowClient(tracking_uri=up.mlflow_uri, registry_uri=up.mlflow_uri)
-    return client.search_model_versions(f"tags.`modeltrain.trackingId` = '{tracking_id}'")
-
-
 def test_a_killed_worker_is_started_again_and_its_job_completes_while_the_api_answers(up):
     with up.http() as client:
-        tracking_id = _start_slow_job(client, "worker-killed", budget=8)
+        tracking_id = start_slow_job(client, "worker-killed", budget=8)
         up.kill("worker")
         up.wait_until(lambda: up.child("worker").get("restarts") == 1, 10, "worker exit seen")
         ready = client.get("/readyz")
@@ -86,14 +61,14 @@ def test_a_killed_worker_is_started_again_and_its_job_completes_while_the_api_an
         # The API answers all along; the job's progress never goes down; it completes once.
         progress = []
         deadline = time.monotonic() + JOB_DEADLINE
-        while (body := _status(client, tracking_id))["status"] not in ("completed", "failed"):
+        while (body := status_of(client, tracking_id))["status"] not in ("completed", "failed"):
             progress.append(body["progress"])
             assert time.monotonic() < deadline, f"the job did not finish: {body}"
             time.sleep(0.2)
         assert body["status"] == "completed", body["error"]
         assert progress == sorted(progress)
         assert body["attempts"] == 2
-        assert len(_versions_of(up, tracking_id)) == 1
+        assert len(versions_of(up.mlflow_uri, tracking_id)) == 1
 
         up.wait_restarted("worker", 1)
         assert client.get("/readyz").status_code == 200
@@ -153,7 +128,7 @@ def test_mlflow_killed_while_a_job_logs_ends_the_job_with_a_reason(up):
     with up.http() as client:
         tracking_id = upload(client, QUICK_CSV, filename="mlflow-killed.csv", timeBudget=2)[0]
         tracking_id = tracking_id.json()["trackingId"]
-        _wait_for(client, tracking_id, lambda b: b["stage"] != "queued" or b["status"] != "pending")
+        wait_for(client, tracking_id, lambda b: b["stage"] != "queued" or b["status"] != "pending")
         up.kill("mlflow")
         job = wait_for_job(client, tracking_id, timeout=JOB_DEADLINE)
         up.wait_restarted("mlflow", 2)
@@ -161,20 +136,20 @@ def test_mlflow_killed_while_a_job_logs_ends_the_job_with_a_reason(up):
         assert "MLflow" in job["error"], job["error"]
     else:
         assert job["status"] == "completed"
-        assert len(_versions_of(up, tracking_id)) == 1
+        assert len(versions_of(up.mlflow_uri, tracking_id)) == 1
 
 
 def test_a_killed_redis_comes_back_with_finished_and_queued_jobs(up):
     with up.http() as client:
         done = upload(client, QUICK_CSV, filename="before-redis-killed.csv")[0].json()
         assert wait_for_job(client, done["trackingId"])["status"] == "completed"
-        busy = _start_slow_job(client, "busy-while-redis-killed", budget=6)
+        busy = start_slow_job(client, "busy-while-redis-killed", budget=6)
         queued = upload(client, QUICK_CSV, filename="queued-while-redis-killed.csv")
         queued_id = queued[-1].json()["trackingId"]
-        assert _status(client, queued_id)["stage"] == "queued"
+        assert status_of(client, queued_id)["stage"] == "queued"
         up.kill("redis")
         up.wait_restarted("redis", 1)
-        assert _status(client, done["trackingId"])["status"] == "completed"
+        assert status_of(client, done["trackingId"])["status"] == "completed"
         for tracking_id in (busy, queued_id):
             job = wait_for_job(client, tracking_id, timeout=JOB_DEADLINE)
             assert job["status"] == "completed", job["error"]
@@ -213,7 +188,7 @@ def test_a_worker_that_dies_at_every_start_backs_off_and_up_stays_up(up, tmp_pat
 
 def test_sigterm_to_up_stops_everything_it_started(up):
     with up.http() as client:  # a job in the middle: its worker must stop too
-        _start_slow_job(client, "stopped-with-up", budget=30)
+        start_slow_job(client, "stopped-with-up", budget=30)
     pgids = {child["pid"] for child in up.state()["children"].values()}
     assert len(pgids) == 4 and process_groups_alive(pgids) == pgids
     assert up.stop() == 0
