@@ -102,7 +102,7 @@ def start_mlflow_serve(stack: BenchStack, model_id: str) -> tuple[ManagedProcess
 
 
 class Target:
-    def __init__(self, name: str, url: str, path: str, body) -> None:  # noqa: ANN001
+    def __init__(self, name: str, url: str, path: str, body) -> None:
         self.name, self.url, self.path, self.body = name, url, path, body
 
     def payload(self, rows: list[dict]) -> bytes:
@@ -144,7 +144,7 @@ def in_process_ms(stack: BenchStack, model_id: str, row: dict) -> dict[str, floa
     loaded = LoadedModel("bench", "1", model, raw, columns, 0.0)
     frame = pd.DataFrame([row]).astype({c: "float64" for c, t, _ in columns if t == "double"})
 
-    def median_ms(call) -> float:  # noqa: ANN001
+    def median_ms(call) -> float:
         call()
         times = []
         for _ in range(300):
@@ -241,10 +241,10 @@ def _estimator(stack: BenchStack, model_id: str) -> str:
 
 def write_report(
     results, model_id, first_prediction, serve_start, quick, layers, estimator
-) -> None:  # noqa: ANN001
+) -> None:
     o, m = results["ours"], results["mlflow models serve"]
 
-    def p(values, q):  # noqa: ANN001, ANN202
+    def p(values, q):
         return float(np.percentile(values, q))
 
     p50_ratio = p(o["single"], 50) / p(m["single"], 50)

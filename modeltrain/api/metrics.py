@@ -53,7 +53,7 @@ class ApiMetrics:
 class CacheCollector(Collector):
     """The model cache's counters, read at scrape time."""
 
-    def __init__(self, cache) -> None:  # noqa: ANN001 - serving.ModelCache
+    def __init__(self, cache) -> None:
         self._cache = cache
 
     def collect(self) -> Iterator[Metric]:
@@ -75,7 +75,7 @@ class CacheCollector(Collector):
 class JobsCollector(Collector):
     """Jobs by status, counted in Redis at scrape time."""
 
-    def __init__(self, store) -> None:  # noqa: ANN001 - jobs.JobStore
+    def __init__(self, store) -> None:
         self._store = store
 
     def collect(self) -> Iterator[Metric]:

@@ -8,6 +8,7 @@ import redis
 import redis.asyncio
 from celery import Celery
 from mlflow import MlflowClient
+from redis.asyncio import Redis as AsyncRedis
 
 from modeltrain.config import Settings
 from modeltrain.connections import (
@@ -31,7 +32,7 @@ from modeltrain.worker.dispatch import send_train_task
 class Services:
     settings: Settings
     redis: redis.Redis
-    async_redis: redis.asyncio.Redis
+    async_redis: AsyncRedis  # (the field `redis` hides the module here)
     celery: Celery
     mlflow: MlflowClient
     store: JobStore

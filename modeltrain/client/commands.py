@@ -128,7 +128,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_client_commands(sub, settings) -> None:  # noqa: ANN001 - argparse subparsers, Settings
+def add_client_commands(sub, settings) -> None:
     """Register the client commands, each with --url and --api-key."""
 
     def client_parser(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -169,7 +169,7 @@ def add_client_commands(sub, settings) -> None:  # noqa: ANN001 - argparse subpa
     predict.set_defaults(func=lambda a, s: _guard(cmd_predict, a))
 
 
-def _guard(command, args: argparse.Namespace) -> int:  # noqa: ANN001
+def _guard(command, args: argparse.Namespace) -> int:
     try:
         return command(args)
     except ServiceError as exc:

@@ -7,10 +7,11 @@ Every status change goes through one Lua script, so that updates are atomic, a f
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
@@ -29,6 +30,16 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+# redis-py types its replies as bytes | str | … whichever way a client decodes; ours never
+# decode (decode_responses=False), so a reply is bytes.
+def _record(raw: Any) -> dict[bytes, bytes]:
+    return cast(dict[bytes, bytes], raw)
+
+
+def _texts(raw: Any) -> builtins.list[str]:
+    return [item.decode() for item in raw]
+
+
 class AsyncJobReader:
     """Job reads for the API's event loop: status polls are the service's hottest path."""
 
@@ -43,7 +54,7 @@ class AsyncJobReader:
                 raw = await self._redis.hgetall(self._keys.job(job_id))
         except TimeoutError:
             raise redis.exceptions.TimeoutError("Redis did not answer in time") from None
-        return Job.from_hash(job_id, raw) if raw else None
+        return Job.from_hash(job_id, _record(raw)) if raw else None
 
 
 class JobStore:
@@ -66,7 +77,7 @@ class JobStore:
         """A new job in `pending/uploading`; it expires after ``ttl_seconds`` unless queued."""
         job_id = job_id or new_job_id()
         now = _now_iso()
-        mapping = {
+        mapping: dict[Any, str | int] = {
             "status": JobStatus.PENDING.value,
             "stage": Stage.UPLOADING.value,
             "progress": 0,
@@ -86,7 +97,7 @@ class JobStore:
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(self._keys.job(job_id))
-        return Job.from_hash(job_id, raw) if raw else None
+        return Job.from_hash(job_id, _record(raw)) if raw else None
 
     def list(self, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
         """Jobs newest first; ids whose record has expired are dropped from the index."""
@@ -95,7 +106,7 @@ class JobStore:
         jobs: list[Job] = []
         start, page = 0, max(limit, 100)
         while len(jobs) < limit:
-            ids = [i.decode() for i in self._redis.zrevrange(index, start, start + page - 1)]
+            ids = _texts(self._redis.zrevrange(index, start, start + page - 1))
             if not ids:
                 break
             pipe = self._redis.pipeline(transaction=False)
@@ -106,7 +117,7 @@ class JobStore:
                 if not raw:
                     gone.append(job_id)
                     continue
-                job = Job.from_hash(job_id, raw)
+                job = Job.from_hash(job_id, _record(raw))
                 if status is None or job.status == status:
                     jobs.append(job)
             if gone:
@@ -116,10 +127,10 @@ class JobStore:
 
     def count_by_status(self, limit: int = 100_000) -> dict[JobStatus, int]:
         """How many known jobs are in each status (reads every record: for metrics)."""
-        ids = self._redis.zrevrange(self._keys.jobs_index(), 0, limit - 1)
+        ids = _texts(self._redis.zrevrange(self._keys.jobs_index(), 0, limit - 1))
         pipe = self._redis.pipeline(transaction=False)
         for job_id in ids:
-            pipe.hget(self._keys.job(job_id.decode()), "status")
+            pipe.hget(self._keys.job(job_id), "status")
         counts: dict[JobStatus, int] = {}
         for raw in pipe.execute():
             if raw is not None:
@@ -142,7 +153,7 @@ class JobStore:
             values["stage"] = stage.value
             if progress is None:
                 progress = STAGE_PROGRESS[stage]
-        args: list[Any] = [
+        args: builtins.list[Any] = [
             _now_iso(),
             "" if progress is None else int(progress),
             self._retention,
@@ -154,7 +165,7 @@ class JobStore:
             args.extend([name, "" if value is None else value])
         return self._update(keys=self._job_keys(job_id), args=args) == 1
 
-    def _job_keys(self, job_id: str) -> list[str]:
+    def _job_keys(self, job_id: str) -> builtins.list[str]:
         return [self._keys.job(job_id), self._keys.lease(job_id), self._keys.running()]
 
     def touch_upload(self, job_id: str, ttl_seconds: int) -> None:
@@ -163,7 +174,7 @@ class JobStore:
 
     def mark_queued(self, job_id: str, options: JobOptions) -> bool:
         """Move a finished upload's job to `queued`; True only for the one call that did it."""
-        args = [
+        args: builtins.list[Any] = [
             _now_iso(),
             STAGE_PROGRESS[Stage.QUEUED],
             self._retention,
@@ -177,17 +188,16 @@ class JobStore:
         """The job's Celery message is sent."""
         self._redis.zrem(self._keys.undispatched(), job_id)
 
-    def undispatched_ids(self, older_than: float) -> list[str]:
+    def undispatched_ids(self, older_than: float) -> builtins.list[str]:
         """Queued jobs whose message was not confirmed sent ``older_than`` seconds after."""
         cutoff = time.time() - older_than
-        ids = self._redis.zrangebyscore(self._keys.undispatched(), "-inf", cutoff)
-        return [i.decode() for i in ids]
+        return _texts(self._redis.zrangebyscore(self._keys.undispatched(), "-inf", cutoff))
 
     # --- leases: who runs a job, and noticing when that worker is gone -------------------
     def claim(self, job_id: str, owner: str, lease_seconds: int, max_attempts: int) -> str:
         """Take a job to run: 'claimed', or why not ('missing', 'finished', 'uploading',
         'leased' by a live worker, 'exhausted' attempts: then the job is failed)."""
-        args = [
+        args: builtins.list[Any] = [
             _now_iso(),
             owner,
             lease_seconds,
@@ -203,8 +213,8 @@ class JobStore:
         keys = [self._keys.job(job_id), self._keys.lease(job_id)]
         return self._heartbeat(keys=keys, args=[owner, lease_seconds]).decode()
 
-    def running_ids(self) -> list[str]:
-        return [i.decode() for i in self._redis.smembers(self._keys.running())]
+    def running_ids(self) -> builtins.list[str]:
+        return _texts(self._redis.smembers(self._keys.running()))
 
     def requeue_if_stale(self, job_id: str) -> bool:
         """Put a running job whose lease lapsed back in the queue; True when this call did."""

@@ -48,7 +48,7 @@ def _forest_output(forest: BaseForest, X: np.ndarray) -> np.ndarray:
     profiled: 19 ms for 100 trees), the structure answers in microseconds. The same values as
     the forest's predict / predict_proba (a unit test compares them)."""
     X32 = np.ascontiguousarray(X, dtype=np.float32)
-    total = None
+    total: np.ndarray | None = None
     for tree in forest.estimators_:
         values = tree.tree_.predict(X32)
         if isinstance(forest, ForestClassifier):
@@ -57,6 +57,7 @@ def _forest_output(forest: BaseForest, X: np.ndarray) -> np.ndarray:
         else:
             values = values[:, 0]
         total = values if total is None else total + values
+    assert total is not None, "a fitted forest has trees"
     return total / len(forest.estimators_)
 
 
@@ -97,7 +98,7 @@ class Ensemble(BaseEstimator):
     def _average(self, X: np.ndarray) -> np.ndarray:
         task = Task(self.task)
         n_classes = len(self.classes or [])
-        total = None
+        total: np.ndarray | None = None
         for model, weight, logged in zip(
             self.members or [], self.weights or [], self.log_target or [], strict=True
         ):
@@ -105,6 +106,7 @@ class Ensemble(BaseEstimator):
             if logged:
                 out = np.expm1(out)
             total = weight * out if total is None else total + weight * out
+        assert total is not None, "an ensemble has members"
         return total / sum(self.weights or [1.0])
 
     @available_if(_is_classifier)
@@ -125,7 +127,7 @@ def select_weights(
     outputs: list[np.ndarray],
     y: np.ndarray,
     score,
-    rounds: int = ENSEMBLE_ROUNDS,  # noqa: ANN001
+    rounds: int = ENSEMBLE_ROUNDS,
 ) -> tuple[list[int], float]:
     """Greedy ensemble selection with replacement (Caruana et al., 2004) on out-of-fold outputs:
     start from the best single candidate, then keep adding the candidate that improves the

@@ -124,7 +124,7 @@ def _deadline_callback(ctx: FitContext):
     def _callback(env: lgb.callback.CallbackEnv) -> None:
         now = time.monotonic()
         if now > ctx.deadline or (ctx.should_stop is not None and ctx.should_stop()):
-            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
         if ctx.tick is not None and now - last_tick[0] >= TICK_SECONDS:
             last_tick[0] = now
             ctx.tick()

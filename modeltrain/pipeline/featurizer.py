@@ -159,7 +159,7 @@ class Featurizer(TransformerMixin, BaseEstimator):
             ]
             j += 1
         for name, parts in self.parts_.items():
-            stamps = _stamps(X, name, self.datetime[name])
+            stamps = _stamps(X, name, (self.datetime or {})[name])
             for part in parts:
                 out[:, j] = getattr(stamps, part).to_numpy(dtype="float64", na_value=np.nan)
                 j += 1

@@ -27,7 +27,7 @@ def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tu
     is higher. Returns (trial, weight) pairs and the validation score."""
     pool = [t for t in found.ranked if t.output is not None]
     counts, score = select_weights(
-        [t.output for t in pool],
+        [t.output for t in pool if t.output is not None],
         y[found.covered],
         lambda truth, out: output_score(task, truth, out, n_classes),
     )

@@ -220,7 +220,8 @@ def _importance(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -
     is one LightGBM (free), else permutation importance on a sample of held-out rows."""
     model: Ensemble = pipeline.named_steps["model"]
     featurizer: Featurizer = pipeline.named_steps["features"]
-    booster = getattr(model.members[0], "booster_", None) if len(model.members) == 1 else None
+    members = model.members or []
+    booster = getattr(members[0], "booster_", None) if len(members) == 1 else None
     if booster is not None:
         gains: dict[str, float] = {}
         for source, gain in zip(

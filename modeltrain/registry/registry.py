@@ -102,7 +102,10 @@ class Registry:
         try:
             return self._client.create_experiment(self._experiment_name)
         except MlflowException:  # created by another worker in the meantime
-            return self._client.get_experiment_by_name(self._experiment_name).experiment_id
+            raced = self._client.get_experiment_by_name(self._experiment_name)
+            if raced is None:
+                raise
+            return raced.experiment_id
 
     def find_version(self, model_name: str, job_id: str) -> RegisteredModel | None:
         """The version an earlier attempt of this job registered, if any."""
@@ -111,7 +114,7 @@ class Registry:
         )
         if not found:
             return None
-        return RegisteredModel(model_name, str(found[0].version), found[0].run_id)
+        return RegisteredModel(model_name, str(found[0].version), found[0].run_id or "")
 
     def fail_open_runs(self, job_id: str) -> int:
         """End the runs of earlier attempts of this job that were left RUNNING."""
@@ -125,7 +128,7 @@ class Registry:
             self._client.set_terminated(run.info.run_id, status="FAILED")
         return len(runs)
 
-    def fail_orphan_runs(self, job_is_running) -> list[str]:  # noqa: ANN001 - callable(job_id)
+    def fail_orphan_runs(self, job_is_running) -> list[str]:
         """End runs left RUNNING by jobs that are no longer running (e.g. MLflow was down
         when their job failed). Returns the ended run ids."""
         experiment = self._client.get_experiment_by_name(self._experiment_name)
@@ -150,8 +153,8 @@ class Registry:
         filename: str,
         data: pd.DataFrame,
         raw_csv: bytes | None = None,
-        on_run_started=None,  # noqa: ANN001 - callable(run_id)
-        on_stage=None,  # noqa: ANN001 - callable(stage_name)
+        on_run_started=None,
+        on_stage=None,
     ) -> RegisteredModel:
         """Log the run and register its model; exactly one version per job, also when the job
         is run again after its worker was lost."""
@@ -262,7 +265,8 @@ class Registry:
                 mlflow.log_figure(figure, f"plots/{name}.png")
         finally:
             plots.close(figures)
-        dataset = mlflow.data.from_pandas(data, name=filename, targets=trained.target)
+        from_pandas = mlflow.data.from_pandas  # type: ignore[attr-defined]
+        dataset = from_pandas(data, name=filename, targets=trained.target)
         mlflow.log_input(dataset, context="training")
         if raw_csv is not None:
             with tempfile.TemporaryDirectory() as tmp:
@@ -272,7 +276,7 @@ class Registry:
                 mlflow.log_artifact(path, artifact_path="data")
 
     # --- after registration ---------------------------------------------------------------
-    def verify(self, registered: RegisteredModel, example: pd.DataFrame, expected) -> None:  # noqa: ANN001
+    def verify(self, registered: RegisteredModel, example: pd.DataFrame, expected) -> None:
         """The registration gate: load the version through `models:/` exactly as inference
         will and predict the input example; any error or difference fails the job (and the
         version is deleted, so that nobody serves it)."""
@@ -333,7 +337,7 @@ class Registry:
             )
         return out
 
-    def _version_summary(self, v) -> dict[str, Any]:  # noqa: ANN001 - MLflow ModelVersion
+    def _version_summary(self, v) -> dict[str, Any]:
         metrics: dict[str, float] = {}
         if v.run_id:
             try:

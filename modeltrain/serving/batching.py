@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,12 @@ from modeltrain.pipeline.featurizer import ColumnBatch
 
 log = logging.getLogger(__name__)
 
+Result: TypeAlias = tuple[list[Any], list[list[float]] | None]
+Data: TypeAlias = pd.DataFrame | ColumnBatch  # what model_frame made of one request
+RunModel: TypeAlias = Callable[[Data, bool], Result]
+Request: TypeAlias = tuple[Data, bool, "asyncio.Future[Result]"]
+_CLOSE = None  # put on the queue by close(): serve what is queued, then end the task
+
 
 def rows_of(data: Data) -> int:
     return data.rows if isinstance(data, ColumnBatch) else len(data)
@@ -26,14 +32,9 @@ def rows_of(data: Data) -> int:
 
 def concat(parts: list[Data]) -> Data:
     if all(isinstance(p, ColumnBatch) for p in parts):
-        return ColumnBatch.concat(parts)  # type: ignore[arg-type]
+        return ColumnBatch.concat(parts)
     frames = [p if isinstance(p, pd.DataFrame) else pd.DataFrame(p.columns) for p in parts]
     return pd.concat(frames, ignore_index=True)
-
-
-Result = tuple[list[Any], list[list[float]] | None]
-Data = pd.DataFrame | ColumnBatch  # what model_frame made of one request
-RunModel = Callable[[Data, bool], Result]
 
 
 class MicroBatcher:
@@ -46,7 +47,7 @@ class MicroBatcher:
         self._run = run
         self._max_rows = max_rows
         self._inline_rows = inline_rows
-        self._queue: asyncio.Queue[tuple[Data, bool, asyncio.Future[Result]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Request | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._loop_ref: asyncio.AbstractEventLoop | None = None
 
@@ -59,16 +60,37 @@ class MicroBatcher:
         return await future
 
     async def _loop(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            rows = rows_of(batch[0][0])
-            while rows < self._max_rows and not self._queue.empty():
+        """Serve batches until close() asks to stop and the queue is empty. The check of the
+        queue and the task's end happen without an await between them, so a request that
+        arrives later finds the task done and submit() starts a new one: none is left behind."""
+        closing = False
+        batch: list[Request] = []
+        try:
+            while not (closing and self._queue.empty()):
+                batch, rows = [], 0
+                while (not batch or not self._queue.empty()) and rows < self._max_rows:
+                    item = await self._queue.get()
+                    if item is _CLOSE:
+                        closing = True
+                        if self._queue.empty():
+                            break
+                        continue
+                    batch.append(item)
+                    rows += rows_of(item[0])
+                if batch:
+                    await self._serve(batch)
+        except asyncio.CancelledError:  # the event loop is going away: answer every request
+            gone = RuntimeError("the model server stopped before this prediction was made")
+            while not self._queue.empty():
                 item = self._queue.get_nowait()
-                batch.append(item)
-                rows += rows_of(item[0])
-            await self._serve(batch)
+                if item is not _CLOSE:
+                    batch.append(item)
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(gone)
+            raise
 
-    async def _serve(self, batch: list[tuple[Data, bool, asyncio.Future[Result]]]) -> None:
+    async def _serve(self, batch: list[Request]) -> None:
         if len(batch) == 1:
             data, probabilities, future = batch[0]
             await self._settle(future, data, probabilities)
@@ -105,6 +127,8 @@ class MicroBatcher:
         return await run_in_threadpool(self._run, data, probabilities)
 
     def close(self) -> None:
-        """Stop the batching task; safe to call from any thread (the cache evicts in one)."""
+        """End the batching task once every request already queued is answered; safe to call
+        from any thread (the cache evicts in one). A request that comes later starts a new
+        task, so a predictor evicted while requests still hold it goes on answering them."""
         if self._task is not None and self._loop_ref is not None and not self._task.done():
-            self._loop_ref.call_soon_threadsafe(self._task.cancel)
+            self._loop_ref.call_soon_threadsafe(self._queue.put_nowait, _CLOSE)

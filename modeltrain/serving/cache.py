@@ -43,7 +43,7 @@ class LoadedModel:
         """A pipeline of ours (its first step is our Featurizer): it predicts from a
         ColumnBatch, with no DataFrame built per request."""
         steps = getattr(self.raw, "steps", None)
-        return bool(steps) and isinstance(steps[0][1], Featurizer)
+        return bool(steps) and isinstance(steps[0][1], Featurizer)  # type: ignore[index]
 
     def close(self) -> None:
         if self.batcher is not None:
@@ -124,7 +124,8 @@ class ModelCache:
     def resolve(self, ref: ModelRef) -> tuple[str, str]:
         if ref.version is not None:
             return ref.name, ref.version
-        key = (ref.name, ref.alias or "")
+        assert ref.alias is not None, "a reference names a version or an alias"
+        key = (ref.name, ref.alias)
         cached = self._aliases.get(key)
         if cached and time.monotonic() - cached[1] < self._alias_ttl:
             return ref.name, cached[0]

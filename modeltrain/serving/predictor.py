@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,8 @@ _NUMERIC = {"double", "float", "long", "integer"}
 SMALL_REQUEST_ROWS = 256  # up to this many records are turned into a frame in plain Python
 
 
-Rows = list[dict[str, Any]] | pd.DataFrame  # records as sent, or a frame (split form, CSV)
+# Records as sent, or a frame (split form, CSV).
+Rows: TypeAlias = list[dict[str, Any]] | pd.DataFrame
 
 
 def frame_from_request(body: dict[str, Any], max_rows: int) -> Rows:

@@ -107,12 +107,13 @@ class UploadService:
                 )
             job = self._begin(req)
         else:
-            job = self._store.get(req.tracking_id)
-            if job is None:
+            found = self._store.get(req.tracking_id)
+            if found is None:
                 raise NotFound(
                     f"unknown trackingId {req.tracking_id!r} (never started, or expired)",
                     trackingId=req.tracking_id,
                 )
+            job = found
         result = self._staging.append(job.id, req.chunk_index, req.total_chunks, req.data)
         self._refuse_unless_accepted(job, req, result)
         if result.outcome == ChunkOutcome.STORED:

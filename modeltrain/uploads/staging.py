@@ -16,6 +16,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast
 
 import redis
 
@@ -104,7 +105,10 @@ class UploadStaging:
             while True:
                 try:
                     pipe.watch(meta)
-                    state = pipe.hmget(meta, "total", "received", "bytes", f"sha:{index}")
+                    state = cast(
+                        list[bytes | None],
+                        pipe.hmget(meta, "total", "received", "bytes", f"sha:{index}"),
+                    )
                     result = _decide(state, index, total, sha, len(data), self._max_bytes)
                     if result.outcome != ChunkOutcome.STORED:
                         pipe.unwatch()
@@ -132,7 +136,7 @@ class UploadStaging:
         parts: list[bytes] = []
         got, index = 0, 0
         while got < size:
-            chunk = self._redis.lindex(key, index)
+            chunk = cast(bytes | None, self._redis.lindex(key, index))
             if chunk is None:
                 break
             parts.append(chunk)
@@ -142,7 +146,7 @@ class UploadStaging:
 
     def read(self, upload_id: str) -> bytes | None:
         """The whole staged upload, or None when its bytes are gone (expired or discarded)."""
-        chunks = self._redis.lrange(self._keys.upload_data(upload_id), 0, -1)
+        chunks = cast(list[bytes], self._redis.lrange(self._keys.upload_data(upload_id), 0, -1))
         return b"".join(chunks) if chunks else None
 
     def keep(self, upload_id: str, seconds: int) -> None:
@@ -170,7 +174,7 @@ def _decide(
     raw_total, raw_received, raw_bytes, previous_sha = state
     if raw_total is None:
         return ChunkResult(ChunkOutcome.MISSING, 0, 0, 0)
-    expected, received, stored = int(raw_total), int(raw_received), int(raw_bytes)
+    expected, received, stored = int(raw_total), int(raw_received or 0), int(raw_bytes or 0)
 
     def result(outcome: ChunkOutcome, chunks: int = received, nbytes: int = stored) -> ChunkResult:
         return ChunkResult(outcome, chunks, nbytes, expected)

@@ -75,5 +75,5 @@ def _get_context() -> WorkerContext:
 
 
 @celery_app.task(name=TRAIN_TASK_NAME, bind=True)
-def train_job(self, job_id: str) -> str:  # noqa: ANN001 - Celery's bound task
+def train_job(self, job_id: str) -> str:
     return run_job(_get_context(), job_id, node=self.request.hostname)

@@ -20,7 +20,7 @@ def status_of(client: httpx.Client, tracking_id: str) -> dict:
     return answer.json()
 
 
-def wait_for(client: httpx.Client, tracking_id: str, predicate, timeout: float = 60) -> dict:  # noqa: ANN001
+def wait_for(client: httpx.Client, tracking_id: str, predicate, timeout: float = 60) -> dict:
     """Poll the job until ``predicate(status)`` holds; returns that status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

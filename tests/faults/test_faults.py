@@ -36,16 +36,15 @@ def test_a_worker_killed_mid_training_is_noticed_and_its_job_completes_once(faul
     with faults.http() as client:
         tracking_id = start_slow_job(client, "killed")
         faults.kill_worker(faults.workers[0], signal.SIGKILL)
-        lost_at = time.monotonic()
         faults.start_worker()
+        # Noticed within a few leases: back in the queue (or already done by the new worker).
         requeued = wait_for(
-            client,
-            tracking_id,
-            lambda b: b["status"] != "running" or b["progress"] < 0,
-            timeout=4 * LEASE_SECONDS + 30,
+            client, tracking_id, lambda b: b["status"] != "running", timeout=4 * LEASE_SECONDS + 30
         )
-        assert time.monotonic() - lost_at < 60, "the lost worker was noticed too late"
-        assert requeued["status"] in ("pending", "completed", "running")
+        assert (requeued["status"], requeued["stage"]) in (
+            ("pending", "queued"),
+            ("completed", "done"),
+        ), requeued
         job = wait_for_job(client, tracking_id, timeout=120)
     assert job["status"] == "completed", job["error"]
     assert len(versions_of(faults.mlflow_uri, tracking_id)) == 1
@@ -72,7 +71,9 @@ def test_a_queued_job_that_is_cancelled_never_starts(faults):
         cancelled = client.post(f"/api/model-train/{tracking_id}/cancel")
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed"
         faults.start_worker()
-        time.sleep(3)
+        # A job queued after it has run: the worker has taken the cancelled job's message.
+        after = upload(client, QUICK_CSV, filename="after-cancelled.csv")[0].json()["trackingId"]
+        assert wait_for_job(client, after, timeout=60)["status"] == "completed"
         job = client.get(f"/api/model-train/status/{tracking_id}").json()
         again = client.post(f"/api/model-train/{tracking_id}/cancel")
     assert job["status"] == "failed" and "cancelled" in job["error"]

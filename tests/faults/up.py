@@ -95,7 +95,7 @@ class Up:
         os.killpg(pid, signal.SIGKILL)
         return pid
 
-    def wait_until(self, condition, timeout: float, what: str) -> None:  # noqa: ANN001
+    def wait_until(self, condition, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None and self.proc.poll() is None, (

@@ -37,7 +37,7 @@ def test_ordinals_read_as_english():
     ]  # fmt: skip
 
 
-def _wait(condition, timeout: float = 20) -> None:  # noqa: ANN001
+def _wait(condition, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met"

@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _check(fn) -> dict[str, Any]:  # noqa: ANN001
+def _check(fn) -> dict[str, Any]:
     try:
         fn()
         return {"ok": True}

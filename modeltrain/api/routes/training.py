@@ -37,14 +37,14 @@ async def upload_chunk(
     services: ServicesDep,
     filename: Annotated[str, Form(min_length=1)],
     chunk: Annotated[UploadFile, File()],
-    chunkIndex: Annotated[int, Form(ge=0)],  # noqa: N803 - the contract's field names
-    totalChunks: Annotated[int, Form(ge=1, le=100_000)],  # noqa: N803
-    trackingId: Annotated[str | None, Form(max_length=64)] = None,  # noqa: N803
+    chunkIndex: Annotated[int, Form(ge=0)],  # the contract's field names
+    totalChunks: Annotated[int, Form(ge=1, le=100_000)],
+    trackingId: Annotated[str | None, Form(max_length=64)] = None,
     target: Annotated[str | None, Form(max_length=1000)] = None,
     task: Annotated[str | None, Form()] = None,
-    modelName: Annotated[str | None, Form(max_length=1000)] = None,  # noqa: N803
-    timeBudget: Annotated[float | None, Form()] = None,  # noqa: N803
-    chunkSha256: Annotated[str | None, Form(pattern=r"^\s*[0-9a-fA-F]{64}\s*$")] = None,  # noqa: N803
+    modelName: Annotated[str | None, Form(max_length=1000)] = None,
+    timeBudget: Annotated[float | None, Form()] = None,
+    chunkSha256: Annotated[str | None, Form(pattern=r"^\s*[0-9a-fA-F]{64}\s*$")] = None,
 ) -> JSONResponse:
     data = await chunk.read()
     request = ChunkRequest(
@@ -94,7 +94,7 @@ def install_fast_status_route(app: FastAPI) -> None:
     summary="Server-sent events: the job's status document whenever it changes, until it ends",
     response_class=StreamingResponse,
 )
-async def job_events(trackingId: str, request: Request, services: ServicesDep) -> Response:  # noqa: N803
+async def job_events(trackingId: str, request: Request, services: ServicesDep) -> Response:
     if await services.jobs.get(trackingId) is None:
         raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
 
@@ -132,14 +132,15 @@ async def job_events(trackingId: str, request: Request, services: ServicesDep) -
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-async def job_plot(trackingId: str, name: str, services: ServicesDep) -> Response:  # noqa: N803
+async def job_plot(trackingId: str, name: str, services: ServicesDep) -> Response:
     job = await services.jobs.get(trackingId)
     if job is None:
         raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
     plots = (job.result or {}).get("plots") or []
     if name not in plots:
         raise NotFound(f"job {trackingId} has no plot {name!r}; it has: {', '.join(plots)}")
-    png = await run_in_threadpool(services.registry.plot_png, job.result["runId"], name)
+    run_id = (job.result or {})["runId"]
+    png = await run_in_threadpool(services.registry.plot_png, run_id, name)
     return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
 
@@ -153,7 +154,7 @@ def list_jobs(
 
 
 @router.post("/{trackingId}/cancel", summary="Cancel a job that has not finished")
-def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:  # noqa: N803
+def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:
     return JSONResponse(services.uploads.cancel(trackingId).to_status())
 
 
@@ -161,5 +162,5 @@ def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:  # noqa:
     "/{trackingId}/finish",
     summary="End a running job's model search now; it completes with the best model so far",
 )
-def finish_job(trackingId: str, services: ServicesDep) -> JSONResponse:  # noqa: N803
+def finish_job(trackingId: str, services: ServicesDep) -> JSONResponse:
     return JSONResponse(services.uploads.finish(trackingId).to_status())
