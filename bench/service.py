@@ -1,11 +1,14 @@
 """Service benchmark: upload throughput, queue-to-running latency, status polls, and 50
-concurrent uploads, each next to the bare framework's limit where the issue asks for one.
+concurrent uploads, each next to the bare framework's limit where the issue asks for one; what
+`appendfsync always` costs the Redis that `modeltrain up` starts; and a soak against `modeltrain
+up` while its worker and API are SIGKILLed (bench/soak.py).
 
     .venv/bin/python -m bench.service [--quick]
 
 Starts its own Redis, MLflow server, one Celery worker and the API (and the bare Starlette app
-of bench/bare_app.py), then writes bench/results/service.md. Status polls use `wrk` when it is
-installed (Debian: apt-get install wrk).
+of bench/bare_app.py), then `modeltrain up` (twice side by side for the fsync measure, once for
+the soak), and writes bench/results/service.md. Status polls use `wrk` when it is installed
+(Debian: apt-get install wrk).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +33,8 @@ import pandas as pd
 import redis
 
 from bench._stack import BenchStack
+from bench.soak import CHUNKS_PER_UPLOAD, SoakResult, run_soak
+from tests.faults.up import Up
 
 RESULTS = Path(__file__).parent / "results" / "service.md"
 MIB = 1024 * 1024
@@ -249,12 +255,154 @@ async def _concurrent(stack: BenchStack, uploads: int) -> dict:
     }
 
 
+# --- 5. appendfsync always vs everysec, on `modeltrain up` --------------------------------
+async def _chunk_latencies(api_url: str, uploads: int, size: int, chunk: int) -> tuple:
+    """``uploads`` concurrent uploads of ``size`` bytes in ``chunk``-byte chunks: every chunk's
+    latency (ms) and the bytes per second of them all."""
+    data = synthetic_csv(size, seed=5)
+    parts = _chunks(data, chunk)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+
+        async def one(n: int) -> None:
+            tracking_id = None
+            for i, part in enumerate(parts):
+                form = {
+                    "filename": f"f{n}.csv",
+                    "chunkIndex": str(i),
+                    "totalChunks": str(len(parts)),
+                }
+                if tracking_id:
+                    form["trackingId"] = tracking_id
+                sent = time.perf_counter()
+                r = await client.post(
+                    "/api/model-train/start", data=form, files={"chunk": ("c", part)}
+                )
+                latencies.append((time.perf_counter() - sent) * 1000)
+                r.raise_for_status()
+                tracking_id = r.json()["trackingId"]
+            await client.post(f"/api/model-train/{tracking_id}/cancel")  # keep the worker idle
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in range(uploads)))
+        seconds = time.perf_counter() - started
+    return latencies, uploads * len(data) / MIB / seconds
+
+
+def bench_fsync(run_dir: Path, rounds: int) -> dict:
+    """The same uploads against two `modeltrain up`s that differ only in appendfsync, taken in
+    turns so that both see the same machine."""
+    modes = ("everysec", "always")
+    ups = {
+        mode: Up(
+            run_dir / mode,
+            run_dir / f"up-{mode}.log",
+            MODELTRAIN_REDIS_APPENDFSYNC=mode,
+            MODELTRAIN_LOG_LEVEL="WARNING",
+        )  # fmt: skip
+        for mode in modes
+    }
+    out: dict = {mode: {"seq": [], "conc": [], "lat": []} for mode in modes}
+    try:
+        for up in ups.values():
+            up.start()
+        data = synthetic_csv(25_000_000)
+        for _ in range(rounds):
+            for mode, up in ups.items():
+                with up.http() as api:
+                    tracking_id, seconds = upload_ours(api, data, MIB)
+                    api.post(f"/api/model-train/{tracking_id}/cancel")
+                out[mode]["seq"].append(len(data) / MIB / seconds)
+                latencies, rate = asyncio.run(
+                    _chunk_latencies(up.api_url, 16, 1_000_000, 64 * 1024)
+                )
+                out[mode]["conc"].append(rate)
+                out[mode]["lat"].extend(latencies)
+    finally:
+        for up in ups.values():
+            if up.proc is not None and up.proc.poll() is None:
+                up.stop()
+    return {
+        mode: {
+            "seq": max(v["seq"]),
+            "conc": max(v["conc"]),
+            "p50": statistics.median(v["lat"]),
+            "p99": float(np.percentile(v["lat"], 99)),
+        }
+        for mode, v in out.items()
+    }
+
+
 # --- report --------------------------------------------------------------------------------
 def _verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
-def write_report(up: dict, start: dict, polls: dict, conc: dict, quick: bool) -> str:
+def fsync_lines(fsync: dict) -> list[str]:
+    every, always = fsync["everysec"], fsync["always"]
+    return [
+        "",
+        "## `appendfsync` of the Redis that `modeltrain up` starts",
+        "",
+        "Two `modeltrain up`s side by side, differing only in `MODELTRAIN_REDIS_APPENDFSYNC`, "
+        "given the same uploads in turns.",
+        "",
+        "| measure | everysec | always | always / everysec |",
+        "| --- | --- | --- | --- |",
+        f"| one 25 MB upload in 1 MiB chunks (MiB/s, best round) | {every['seq']:.0f} | "
+        f"{always['seq']:.0f} | {always['seq'] / every['seq']:.0%} |",
+        f"| 16 concurrent 1 MB uploads in 64 KiB chunks (MiB/s, best round) | "
+        f"{every['conc']:.1f} | {always['conc']:.1f} | {always['conc'] / every['conc']:.0%} |",
+        f"| latency of one 64 KiB chunk among them (ms, p50 / p99) | "
+        f"{every['p50']:.1f} / {every['p99']:.1f} | {always['p50']:.1f} / {always['p99']:.1f} | "
+        f"{always['p50'] / every['p50']:.0%} / {always['p99'] / every['p99']:.0%} |",
+    ]
+
+
+def soak_lines(soak: SoakResult) -> list[str]:
+    outages = "; ".join(
+        f"API killed at {o.at:.0f} s: {o.errors} failed requests, answering again after "
+        + (f"{o.seconds:.1f} s" if o.seconds is not None else "never")
+        for o in soak.outages
+    )
+    ok = soak.lost == 0 and soak.left_running == 0 and soak.polls_refused == 0
+    failures = "; ".join(f"{n} × {reason}" for reason, n in soak.failures.items()) or "none"
+    return [
+        "",
+        "## Soak: `modeltrain up` while its processes are SIGKILLed",
+        "",
+        f"For {soak.seconds:.0f} s, {soak.uploaders} clients uploading small CSVs "
+        f"({CHUNKS_PER_UPLOAD} chunks each, 1–4 s apart, a chunk sent again after a refused connection or a "
+        f"5xx) and pollers asking for job statuses at {soak.poll_rate}/s; the worker (main and "
+        "pool processes) SIGKILLed at 25 % and 75 % of the time, the API at 50 %. Then every "
+        "accepted upload waited for. One `modeltrain up` with its default settings (lease 30 s, "
+        "one worker).",
+        "",
+        "| measure | result | goal | |",
+        "| --- | --- | --- | --- |",
+        f"| uploads accepted / started | {len(soak.accepted)} / {soak.uploads_started} | — | |",
+        f"| lost uploads (accepted, never finished; or refused mid-way) | {soak.lost} | 0 | "
+        f"{_verdict(soak.lost == 0)} |",
+        f"| jobs left `pending`/`running` after {soak.drain_seconds:.0f} s of draining | "
+        f"{soak.left_running} | 0 | {_verdict(soak.left_running == 0)} |",
+        f"| jobs completed / failed | {sum(s == 'completed' for s in soak.final.values())} / "
+        f"{sum(s == 'failed' for s in soak.final.values())} | — | |",
+        f"| status polls answered (per second over the soak) | {soak.polls} "
+        f"({soak.polls / soak.seconds:.0f}/s) | {soak.poll_rate}/s | |",
+        f"| polls answered 4xx for a known job | {soak.polls_refused} | 0 | "
+        f"{_verdict(soak.polls_refused == 0)} |",
+        f"| client errors (refused connections, 5xx) | {soak.client_errors} | — | |",
+        f"| outages seen by clients | {outages or 'none'} | — | |",
+        "| worker back after its kill (s, as `up` reports it) | "
+        f"{', '.join(f'{s:.1f}' for s in soak.worker_back)} | — | |",
+        "",
+        f"Failed jobs: {failures}. All {'met' if ok else 'goals: **not met**'}.",
+    ]
+
+
+def write_report(
+    up: dict, start: dict, polls: dict, conc: dict, fsync: dict, soak: SoakResult, quick: bool
+) -> str:
     up_ratio = up["ours"] / up["bare"]
     poll_ratio = polls["ours"] / polls["bare"]
     concurrent_ok = not conc["errors"] and conc["lost"] == 0 and conc["accepted"] == conc["uploads"]
@@ -292,6 +440,8 @@ def write_report(up: dict, start: dict, polls: dict, conc: dict, quick: bool) ->
     ]
     if conc["errors"]:
         lines += ["", "Errors:", *[f"- {e}" for e in conc["errors"][:20]]]
+    lines += fsync_lines(fsync)
+    lines += soak_lines(soak)
     return "\n".join(lines) + "\n"
 
 
@@ -299,7 +449,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and samples")
     parser.add_argument(
-        "--only", default="upload,start,polls,concurrent", help="comma-separated parts to run"
+        "--only",
+        default="upload,start,polls,concurrent,fsync,soak",
+        help="comma-separated parts to run",
     )
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -307,7 +459,7 @@ def main() -> None:
     stack = BenchStack().start(MODELTRAIN_TRAIN_THREADS="1")
     try:
         bare_url = stack.start_bare()
-        up = start = polls = conc = skipped
+        up = start = polls = conc = fsync = soak = skipped
         if "upload" in parts:
             up = bench_upload(stack, bare_url, rounds=2 if args.quick else 4)
             print("upload", {k: v for k, v in up.items() if not k.endswith("_all")}, flush=True)
@@ -324,9 +476,17 @@ def main() -> None:
             print("concurrent", {k: v for k, v in conc.items() if k != "errors"}, flush=True)
     finally:
         stack.stop()
-    if any(part is skipped for part in (up, start, polls, conc)):
+    run_dir = Path(tempfile.mkdtemp(prefix="mt-bench-up-"))
+    if "fsync" in parts:
+        fsync = bench_fsync(run_dir / "fsync", rounds=2 if args.quick else 3)
+        print("fsync", fsync, flush=True)
+    if "soak" in parts:
+        seconds, uploaders = (20, 10) if args.quick else (60, 50)
+        soak = run_soak(run_dir / "soak", seconds=seconds, uploaders=uploaders)
+        print("\n".join(soak_lines(soak)), flush=True)
+    if any(part is skipped for part in (up, start, polls, conc, fsync, soak)):
         return  # a partial run is for looking, not for the record
-    report = write_report(up, start, polls, conc, args.quick)
+    report = write_report(up, start, polls, conc, fsync, soak, args.quick)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(report)
     print(report)

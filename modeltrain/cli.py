@@ -74,7 +74,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         if not redis_answers(settings.redis_url):
-            supervisor.start("redis", redis_process(settings.redis_url, data_dir), 30)
+            redis = redis_process(settings.redis_url, data_dir, settings.redis_appendfsync)
+            supervisor.start("redis", redis, 30)
         tracking_uri = settings.mlflow_tracking_uri
         if not tracking_uri:
             mlflow_host = "127.0.0.1"

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # Set by `up` for the processes it starts: where it writes what it knows of them, so that
     # /readyz can name a child that is down or restarting.
     supervisor_state_file: Path | None = None
+    # How often the Redis that `up` starts syncs its append-only file to disk: `everysec`
+    # (at most the last second of writes lost if the machine dies) or `always` (each write
+    # on disk before Redis answers). bench/service.py measures what `always` costs.
+    redis_appendfsync: Literal["everysec", "always"] = "everysec"
 
     @field_validator("api_key", "mlflow_tracking_uri", mode="before")
     @classmethod
@@ -89,7 +93,7 @@ class Settings(BaseSettings):
 
     @field_validator("max_time_budget")
     @classmethod
-    def _budget_bounds(cls, value: float, info) -> float:  # noqa: ANN001
+    def _budget_bounds(cls, value: float, info) -> float:
         default = info.data.get("default_time_budget", 1.0)
         if value < default:
             raise ValueError("max_time_budget must be at least default_time_budget")

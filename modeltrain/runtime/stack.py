@@ -31,8 +31,9 @@ def redis_answers(url: str) -> bool:
         return False
 
 
-def redis_process(url: str, data_dir: Path) -> ManagedProcess:
-    """A local redis-server for ``url`` with its append-only file under ``data_dir``."""
+def redis_process(url: str, data_dir: Path, appendfsync: str = "everysec") -> ManagedProcess:
+    """A local redis-server for ``url`` with its append-only file under ``data_dir``, synced
+    to disk as ``appendfsync`` says (`everysec` or `always`)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise StartupError(REDIS_INSTALL_HINT)
@@ -46,7 +47,7 @@ def redis_process(url: str, data_dir: Path) -> ManagedProcess:
         "--port", str(port),
         "--dir", str(folder.resolve()),
         "--appendonly", "yes",
-        "--appendfsync", "everysec",
+        "--appendfsync", appendfsync,
         "--save", "",
         "--daemonize", "no",
         "--protected-mode", "no",

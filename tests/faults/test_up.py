@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 
 from tests.factories import classification_frame, records, to_chunks
 from tests.faults.jobs import (
@@ -40,6 +41,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         MODELTRAIN_DEFAULT_TIME_BUDGET="3",
         MODELTRAIN_MLFLOW_REQUEST_TIMEOUT="5",
         MODELTRAIN_MLFLOW_REQUEST_RETRIES="2",
+        MODELTRAIN_REDIS_APPENDFSYNC="always",  # not the default: the test sees it applied
     ).start()
     try:
         yield service
@@ -149,6 +151,9 @@ def test_a_killed_redis_comes_back_with_finished_and_queued_jobs(up):
         assert status_of(client, queued_id)["stage"] == "queued"
         up.kill("redis")
         up.wait_restarted("redis", 1)
+        restarted = redis.Redis.from_url(up.redis_url, decode_responses=True)
+        # as MODELTRAIN_REDIS_APPENDFSYNC says
+        assert restarted.config_get("appendfsync") == {"appendfsync": "always"}
         assert status_of(client, done["trackingId"])["status"] == "completed"
         for tracking_id in (busy, queued_id):
             job = wait_for_job(client, tracking_id, timeout=JOB_DEADLINE)
