@@ -372,7 +372,7 @@ def soak_lines(soak: SoakResult) -> list[str]:
         "## Soak: `modeltrain up` while its processes are SIGKILLed",
         "",
         f"For {soak.seconds:.0f} s, {soak.uploaders} clients uploading small CSVs "
-        f"({CHUNKS_PER_UPLOAD} chunks each, 1–4 s apart, a chunk sent again after a refused connection or a "
+        f"({CHUNKS_PER_UPLOAD} chunks each, 2–6 s apart, a chunk sent again after a refused connection or a "
         f"5xx) and pollers asking for job statuses at {soak.poll_rate}/s; the worker (main and "
         "pool processes) SIGKILLed at 25 % and 75 % of the time, the API at 50 %. Then every "
         "accepted upload waited for. One `modeltrain up` with its default settings (lease 30 s, "

@@ -20,7 +20,7 @@ import aiohttp  # httpx's async pool managed ~75 requests/s at 50 connections he
 from tests.faults.up import Up
 
 TERMINAL = ("completed", "failed")
-CHUNKS_PER_UPLOAD = 4
+CHUNKS_PER_UPLOAD = 8
 
 
 @dataclass
@@ -139,7 +139,7 @@ class Soak:
                     break
                 tracking_id = answer["trackingId"]
                 if index < len(parts) - 1:
-                    await asyncio.sleep(rng.uniform(1, 4))  # uploads stay in flight a while
+                    await asyncio.sleep(rng.uniform(2, 6))  # uploads stay in flight a while
             else:
                 self.result.accepted.append(tracking_id)
             round_ += 1
