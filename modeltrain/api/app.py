@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await run_in_threadpool(Services.create, settings)
         app.state.services = services
         metrics.add_collector(CacheCollector(services.models))
-        metrics.add_collector(JobsCollector(services.store))
+        metrics.add_collector(JobsCollector(services.job_store))
         warmer = asyncio.create_task(services.warmer.run(), name="model-warmer")
         log.info("api.started", extra=fields(mlflow=settings.mlflow_tracking_uri))
         try:
