@@ -67,6 +67,17 @@ class TrainedModel:
     search: dict[str, Any] = field(default_factory=dict)  # validation scheme, trials, refit
 
 
+def _example(X: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
+    """The first rows, integer columns as floats (every numeric dtype is a numeric feature): the
+    model's signature then accepts a missing value in them, which our featurizer handles,
+    where an integer column in MLflow's schema would refuse it (and MLflow warns of that)."""
+    example = X.head(5).copy()
+    for name in numeric:
+        if pd.api.types.is_integer_dtype(example[name]):
+            example[name] = example[name].astype("float64")
+    return example
+
+
 def _noop(stage: Stage, progress: int | None = None, **details: Any) -> None:
     return None
 
@@ -199,7 +210,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         rows=int(len(data.df)),
         columns=int(df.shape[1]),
         classes=data.classes,
-        input_example=data.X.head(5),
+        input_example=_example(data.X, plan.numeric),
         train_seconds=time.monotonic() - ticker.started,
         guardrails={**report, "columnTypes": plan.kinds()},
         holdout=holdout,
