@@ -30,6 +30,30 @@ class Stage(StrEnum):
     DONE = "done"
 
 
+class ClaimOutcome(StrEnum):
+    """What a worker's claim of a job came to (the CLAIM script's answer)."""
+
+    CLAIMED = "claimed"  # the job is this worker's to run
+    MISSING = "missing"  # no such job (expired)
+    FINISHED = "finished"  # already completed or failed
+    UPLOADING = "uploading"  # its upload has not ended
+    LEASED = "leased"  # running on a live worker
+    EXHAUSTED = "exhausted"  # lost its worker too often: the claim failed the job
+
+
+class HeartbeatVerdict(StrEnum):
+    """What the HEARTBEAT script tells the worker running a job."""
+
+    CONTINUE = "ok"
+    END_SEARCH = "finish"  # a client asked to finish early: keep going, end the model search
+    JOB_ENDED = "finished"  # the job was cancelled (or ended otherwise): stop now
+    TAKEN_OVER = "lost"  # another worker runs it now: stop now
+
+    @property
+    def stops(self) -> bool:
+        return self in (HeartbeatVerdict.JOB_ENDED, HeartbeatVerdict.TAKEN_OVER)
+
+
 class Task(StrEnum):
     AUTO = "auto"
     CLASSIFICATION = "classification"

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from modeltrain import __version__
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await run_in_threadpool(Services.create, settings)
         app.state.services = services
         metrics.add_collector(CacheCollector(services.models))
-        metrics.add_collector(JobsCollector(services.store))
+        metrics.add_collector(JobsCollector(services.job_store))
         warmer = asyncio.create_task(services.warmer.run(), name="model-warmer")
         log.info("api.started", extra=fields(mlflow=settings.mlflow_tracking_uri))
         try:
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await warmer
             await services.aclose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc served from the package: works offline
+        static_url="/docs-assets",
         title="Model Train Service",
         version=__version__,
         description="Upload a CSV in chunks, train a model, serve predictions from MLflow.",

@@ -35,8 +35,8 @@ class Services:
     async_redis: AsyncRedis  # (the field `redis` hides the module here)
     celery: Celery
     mlflow: MlflowClient
-    store: JobStore
-    jobs: AsyncJobReader
+    job_store: JobStore  # sync: creates and changes job records
+    job_reader: AsyncJobReader  # async: reads them on the event loop (status polls)
     uploads: UploadService
     registry: Registry
     models: ModelCache
@@ -65,8 +65,8 @@ class Services:
             async_redis=async_client,
             celery=celery,
             mlflow=mlflow_client,
-            store=store,
-            jobs=AsyncJobReader(async_client, keys),
+            job_store=store,
+            job_reader=AsyncJobReader(async_client, keys),
             uploads=UploadService(settings, store, staging, enqueue),
             registry=Registry(mlflow_client, settings.mlflow_experiment),
             models=models,

@@ -63,17 +63,40 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_text(job: dict) -> str:
+    """The model search's best validation score so far and its time left, when known."""
+    parts = []
+    if job.get("bestScore") is not None:
+        parts.append(f"best {job['bestScore']:.4f}")
+    if job.get("eta") is not None and job["stage"] == "training":
+        parts.append(f"~{job['eta']:.0f} s left")
+    return ", ".join(parts)
+
+
 def _follow(client: ServiceClient, tracking_id: str) -> dict:
+    """Follow the job to its end: a progress bar on a terminal, else a line per stage (a log
+    or CI output keeps what happened)."""
+    if not err.is_terminal:
+        stage = None
+        for job in client.follow(tracking_id):
+            if job["stage"] != stage:
+                stage = job["stage"]
+                search = _search_text(job)
+                err.print(f"{stage} {job['progress']}%" + (f" ({search})" if search else ""))
+        return job
     with Progress(
         TextColumn("{task.fields[stage]:<12}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[search]}"),
         console=err,
         transient=True,
     ) as bar:
-        task = bar.add_task("train", total=100, stage="queued")
+        task = bar.add_task("train", total=100, stage="queued", search="")
         for job in client.follow(tracking_id):
-            bar.update(task, completed=job["progress"], stage=job["stage"])
+            bar.update(
+                task, completed=job["progress"], stage=job["stage"], search=_search_text(job)
+            )
     return job
 
 
@@ -102,12 +125,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        table = Table("modelId", "status", "metrics", "trackingId")
+        table = Table("modelId", "aliases", "status", "metrics", "trackingId")
         for model in client.models():
+            aliases_of: dict[str, list[str]] = {}
+            for alias, version in (model.get("aliases") or {}).items():
+                aliases_of.setdefault(str(version), []).append(f"@{alias}")
             for version in model["versions"]:
                 metrics = ", ".join(f"{k}={v:.3f}" for k, v in version["metrics"].items())
                 table.add_row(
-                    version["modelId"], version["status"], metrics, version.get("trackingId") or ""
+                    version["modelId"],
+                    " ".join(sorted(aliases_of.get(str(version["version"]), []))),
+                    version["status"],
+                    metrics,
+                    version.get("trackingId") or "",
                 )
         console.print(table)
     return 0

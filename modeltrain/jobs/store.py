@@ -17,7 +17,15 @@ import orjson
 import redis
 import redis.asyncio
 
-from modeltrain.constants import CANCELLED_MESSAGE, STAGE_PROGRESS, JobStatus, Keys, Stage
+from modeltrain.constants import (
+    CANCELLED_MESSAGE,
+    STAGE_PROGRESS,
+    ClaimOutcome,
+    HeartbeatVerdict,
+    JobStatus,
+    Keys,
+    Stage,
+)
 from modeltrain.jobs import scripts
 from modeltrain.jobs.models import Job, JobOptions
 
@@ -194,9 +202,8 @@ class JobStore:
         return _texts(self._redis.zrangebyscore(self._keys.undispatched(), "-inf", cutoff))
 
     # --- leases: who runs a job, and noticing when that worker is gone -------------------
-    def claim(self, job_id: str, owner: str, lease_seconds: int, max_attempts: int) -> str:
-        """Take a job to run: 'claimed', or why not ('missing', 'finished', 'uploading',
-        'leased' by a live worker, 'exhausted' attempts: then the job is failed)."""
+    def claim(self, job_id: str, owner: str, lease_seconds: int, max_attempts: int) -> ClaimOutcome:
+        """Take a job to run: CLAIMED, or why not (EXHAUSTED attempts: then the job is failed)."""
         args: builtins.list[Any] = [
             _now_iso(),
             owner,
@@ -205,13 +212,12 @@ class JobStore:
             STAGE_PROGRESS[Stage.LOADING],
             self._retention,
         ]
-        return self._claim(keys=self._job_keys(job_id), args=args).decode()
+        return ClaimOutcome(self._claim(keys=self._job_keys(job_id), args=args).decode())
 
-    def heartbeat(self, job_id: str, owner: str, lease_seconds: int) -> str:
-        """'ok' while ``owner`` runs the job ('finish': and it should end its search early);
-        'finished' or 'lost' mean: stop working on it."""
+    def heartbeat(self, job_id: str, owner: str, lease_seconds: int) -> HeartbeatVerdict:
+        """Renew ``owner``'s lease while it runs the job, and say whether it should go on."""
         keys = [self._keys.job(job_id), self._keys.lease(job_id)]
-        return self._heartbeat(keys=keys, args=[owner, lease_seconds]).decode()
+        return HeartbeatVerdict(self._heartbeat(keys=keys, args=[owner, lease_seconds]).decode())
 
     def running_ids(self) -> builtins.list[str]:
         return _texts(self._redis.smembers(self._keys.running()))
@@ -221,10 +227,22 @@ class JobStore:
         return self._requeue(keys=self._job_keys(job_id), args=[_now_iso()]) == 1
 
     def progress(
-        self, job_id: str, stage: Stage, progress: int | None = None, **details: Any
+        self,
+        job_id: str,
+        stage: Stage,
+        progress: int | None = None,
+        *,
+        best_score: float | None = None,
+        eta_seconds: float | None = None,
     ) -> bool:
-        """Move a job on; ``details`` are `bestScore` and `etaSeconds` of the model search."""
-        return self.update(job_id, stage=stage, progress=progress, **details)
+        """Move a job on (``progress`` None: the stage's start), with the model search's best
+        score and time left when known; a value not given is left as it was."""
+        search: dict[str, Any] = {}
+        if best_score is not None:
+            search["bestScore"] = best_score
+        if eta_seconds is not None:
+            search["etaSeconds"] = eta_seconds
+        return self.update(job_id, stage=stage, progress=progress, **search)
 
     def complete(self, job_id: str, result: dict[str, Any], model_id: str) -> bool:
         return self.update(

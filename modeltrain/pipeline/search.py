@@ -179,6 +179,7 @@ class _Search:
         self.result = SearchResult([], covered, validation)
         self.improved_at = 0  # the trial count when the best score last improved
         self.last_seconds: dict[str, float] = {}  # family -> its latest trial's duration
+        self.interrupted: Exception | None = None  # raised by a caller's callback mid-trial
 
     def run(self) -> SearchResult:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -197,6 +198,8 @@ class _Search:
                 study.optimize(self._objective, n_trials=1, catch=())
             else:
                 study.optimize(self._objective, timeout=timeout, callbacks=[self._stop], catch=())
+        if self.interrupted is not None:
+            raise self.interrupted
         return self.result
 
     def _first_trials(self) -> list[dict[str, Any]]:
@@ -230,6 +233,19 @@ class _Search:
         return self.deadline - self._reserve() - time.monotonic()
 
     def _objective(self, ot: optuna.Trial) -> float:
+        """One trial. An exception from the caller's callbacks (the job was cancelled, say) ends
+        the study as a pruned trial and is raised again after it: left to Optuna it would be
+        logged as a failed trial with its traceback, for what is an event, not an error."""
+        try:
+            return self._trial(ot)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            self.interrupted = exc
+            ot.study.stop()
+            raise optuna.TrialPruned() from exc
+
+    def _trial(self, ot: optuna.Trial) -> float:
         family = ot.suggest_categorical("family", self.families)
         params = families.suggest_params(ot, family, self.task, self.rows)
         log_target = (

@@ -13,7 +13,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from modeltrain.constants import Stage, Task
+from modeltrain.constants import STAGE_PROGRESS, Stage, Task
 from modeltrain.exceptions import TrainingError
 from modeltrain.pipeline.ensemble import Ensemble
 from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
@@ -24,8 +24,9 @@ from modeltrain.pipeline.metrics import classification_metrics, primary_metric, 
 from modeltrain.pipeline.search import Trial, search
 from modeltrain.pipeline.tasks import clean_target, detect_task
 
-# progress(stage, percent, **details): details are `bestScore` (the primary metric of the best
-# candidate so far) and `etaSeconds` (time left in the search budget).
+# progress(stage, percent=None, best_score=None, eta_seconds=None): percent None means the
+# stage's start (STAGE_PROGRESS); best_score is the primary metric of the best candidate so far,
+# eta_seconds the time left in the search budget.
 ProgressFn = Callable[..., None]
 HOLDOUT_SHARE = 0.2
 IMPORTANCE_ROWS = 500  # held-out rows used for permutation importance
@@ -66,7 +67,18 @@ class TrainedModel:
     search: dict[str, Any] = field(default_factory=dict)  # validation scheme, trials, refit
 
 
-def _noop(stage: Stage, progress: int, **details: Any) -> None:
+def _example(X: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
+    """The first rows, integer columns as floats (every numeric dtype is a numeric feature): the
+    model's signature then accepts a missing value in them, which our featurizer handles,
+    where an integer column in MLflow's schema would refuse it (and MLflow warns of that)."""
+    example = X.head(5).copy()
+    for name in numeric:
+        if pd.api.types.is_integer_dtype(example[name]):
+            example[name] = example[name].astype("float64")
+    return example
+
+
+def _noop(stage: Stage, progress: int | None = None, **details: Any) -> None:
     return None
 
 
@@ -122,8 +134,12 @@ def _prepare(df: pd.DataFrame, options: TrainOptions) -> _Prepared:
 
 
 class _Progress:
-    """Progress while training: 15 % to 75 % as the budget is spent, with the ETA and the best
-    validation score so far (from the search, and ticks during long fits)."""
+    """Progress while training: from the training stage's share to just below evaluating's as
+    the budget is spent, with the ETA and the best validation score so far (from the search,
+    and ticks during long fits)."""
+
+    FIRST = STAGE_PROGRESS[Stage.TRAINING]
+    SPAN = STAGE_PROGRESS[Stage.EVALUATING] - 1 - FIRST
 
     def __init__(self, report: ProgressFn, budget: float) -> None:
         self._report = report
@@ -136,15 +152,17 @@ class _Progress:
         if best is not None:
             self.best = best.score
         now = time.monotonic()
-        details: dict[str, Any] = {"etaSeconds": round(max(0.0, self.deadline - now), 1)}
-        if self.best is not None:
-            details["bestScore"] = round(self.best, 6)
         spent = min(1.0, (now - self.started) / self._budget)
-        self._report(Stage.TRAINING, 15 + int(60 * spent), **details)
+        self._report(
+            Stage.TRAINING,
+            self.FIRST + int(self.SPAN * spent),
+            best_score=None if self.best is None else round(self.best, 6),
+            eta_seconds=round(max(0.0, self.deadline - now), 1),
+        )
 
 
 def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop) -> TrainedModel:
-    progress(Stage.PROFILING, 12)
+    progress(Stage.PROFILING)
     ticker = _Progress(progress, options.time_budget)
     data = _prepare(df, options)
     task, metric = data.task, primary_metric(data.task)
@@ -165,7 +183,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     pipeline = Pipeline(
         [("features", featurizer), ("model", as_ensemble(fitted, task, data.classes))]
     )
-    progress(Stage.EVALUATING, 80)
+    progress(Stage.EVALUATING)
     held_out = _evaluate(pipeline, X_test, y_test, task)
     holdout = _holdout(pipeline, X_test, y_test, task)
     importance = _importance(pipeline, X_test, y_test, task)
@@ -192,7 +210,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         rows=int(len(data.df)),
         columns=int(df.shape[1]),
         classes=data.classes,
-        input_example=data.X.head(5),
+        input_example=_example(data.X, plan.numeric),
         train_seconds=time.monotonic() - ticker.started,
         guardrails={**report, "columnTypes": plan.kinds()},
         holdout=holdout,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import pandas as pd
-from starlette.concurrency import run_in_threadpool
+from anyio import to_thread
 
 from modeltrain.pipeline.featurizer import ColumnBatch
 
@@ -124,7 +124,7 @@ class MicroBatcher:
     async def _call(self, data: Data, probabilities: bool) -> Result:
         if rows_of(data) <= self._inline_rows:
             return self._run(data, probabilities)
-        return await run_in_threadpool(self._run, data, probabilities)
+        return await to_thread.run_sync(self._run, data, probabilities)
 
     def close(self) -> None:
         """End the batching task once every request already queued is answered; safe to call

@@ -10,7 +10,7 @@ import logging
 
 import redis
 import redis.asyncio
-from starlette.concurrency import run_in_threadpool
+from anyio import to_thread
 
 from modeltrain.logging import fields
 from modeltrain.registry.model_ids import ModelRef
@@ -49,7 +49,7 @@ class ModelWarmer:
     async def _warm(self, model: str) -> None:
         name, _, version = model.rpartition("/")
         try:
-            await run_in_threadpool(self._cache.get, ModelRef(name, version))
+            await to_thread.run_sync(self._cache.get, ModelRef(name, version))
             log.info("serving.model.warmed", extra=fields(model=model))
         except Exception as exc:  # the first request will load it (and say what is wrong)
             log.warning("serving.model.warm_failed", extra=fields(model=model, error=str(exc)))

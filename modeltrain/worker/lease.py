@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from modeltrain.constants import HEARTBEATS_PER_LEASE
+from modeltrain.constants import HEARTBEATS_PER_LEASE, HeartbeatVerdict
 from modeltrain.jobs import JobStore
 from modeltrain.logging import fields
 
@@ -52,12 +52,14 @@ class Heartbeat:
             except Exception as exc:  # Redis away for a moment: the lease has slack
                 log.warning("job.heartbeat.failed", extra=fields(error=str(exc)))
                 continue
-            if state == "finish":
+            if state == HeartbeatVerdict.END_SEARCH:
                 self.finish.set()
                 continue
-            if state != "ok":
+            if state.stops:
                 self.reason = (
-                    "the job was cancelled" if state == "finished" else "the job was taken over"
+                    "the job was cancelled"
+                    if state == HeartbeatVerdict.JOB_ENDED
+                    else "the job was taken over"
                 )
                 self.stopped.set()
                 return

@@ -14,7 +14,7 @@ import requests
 from celery.exceptions import SoftTimeLimitExceeded
 from mlflow.exceptions import MlflowException
 
-from modeltrain.constants import Stage
+from modeltrain.constants import ClaimOutcome, Stage
 from modeltrain.exceptions import ModelTrainError
 from modeltrain.jobs import Job
 from modeltrain.logging import fields, job_id_var
@@ -68,12 +68,12 @@ def run_job(ctx: WorkerContext, job_id: str, node: str | None = None) -> str:
     try:
         lease = ctx.settings.lease_seconds
         claim = ctx.store.claim(job_id, owner, lease, ctx.settings.max_attempts)
-        if claim != "claimed":
+        if claim != ClaimOutcome.CLAIMED:
             log.info("job.not_claimed", extra=fields(reason=claim))
             return claim
         job = ctx.store.get(job_id)
         if job is None:
-            return "missing"
+            return ClaimOutcome.MISSING
         with Heartbeat(ctx.store, job_id, owner, lease) as heartbeat:
             return _run(ctx, job, heartbeat)
     except SystemExit:  # the pool process was told to stop (SIGTERM): give the job back
@@ -148,9 +148,14 @@ def _train_and_register(
     """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
     store, job_id = ctx.store, job.id
 
-    def report(stage: Stage, pct: int | None = None, **details: object) -> None:
+    def report(
+        stage: Stage,
+        pct: int | None = None,
+        best_score: float | None = None,
+        eta_seconds: float | None = None,
+    ) -> None:
         heartbeat.check()
-        if not store.progress(job_id, stage, pct, **details):
+        if not store.progress(job_id, stage, pct, best_score=best_score, eta_seconds=eta_seconds):
             raise JobStopped("the job was cancelled")
 
     data = ctx.staging.read(job_id)

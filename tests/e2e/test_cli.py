@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -33,11 +34,16 @@ def test_train_uploads_follows_and_prints_the_model_id(stack, tmp_path):
     model_id = trained.stdout.strip().splitlines()[-1]
     assert model_id.startswith("models:/cli-churn/")
     assert "completed" in trained.stderr and "roc_auc" in trained.stderr
+    # Not a terminal: a line per stage seen, with the search's best score once there is one.
+    stages = re.findall(r"^([a-z]+) \d+%", trained.stderr, flags=re.MULTILINE)
+    assert "training" in stages and stages[-1] == "done", trained.stderr
+    assert len(stages) == len(set(stages)) and "(best 0." in trained.stderr
 
     listed = run(stack, "status")
     assert "cli churn.csv" in listed.stdout and model_id in listed.stdout
     models = run(stack, "models")
-    assert model_id in models.stdout
+    row = next(line for line in models.stdout.splitlines() if model_id in line)
+    assert "@champion" in row  # the first version of its name is its champion
 
     rows = tmp_path / "rows.csv"
     classification_frame(rows=5, seed=8).drop(columns=["churn"]).to_csv(rows, index=False)

@@ -41,3 +41,19 @@ def test_generated_requests_never_get_a_server_error_or_a_broken_response(stack,
     report = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
     assert "passed" in report.lower()
+
+
+def test_the_api_docs_load_with_no_file_from_outside(stack):
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+        for page in ("/docs", "/redoc"):
+            html = client.get(page)
+            assert html.status_code == 200, page
+            urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", html.text)
+            assert urls, f"{page} names no file at all: {html.text[:300]}"
+            assert not [u for u in urls if "://" in u or u.startswith("//")], (page, urls)
+            for url in urls:  # each file it needs is served by us
+                assert client.get(url).status_code == 200, (page, url)

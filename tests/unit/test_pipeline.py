@@ -84,3 +84,13 @@ def test_no_usable_feature_is_a_readable_training_error():
     df = pd.DataFrame({"const": [1] * 40, "y": [0, 1] * 20})
     with pytest.raises(TrainingError, match="no usable feature columns"):
         train(df, TrainOptions())
+
+
+def test_the_input_example_gives_integer_columns_as_floats_so_the_signature_allows_gaps():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"visits": rng.integers(0, 500, size=200), "city": ["a", "b"] * 100})
+    df["label"] = np.where(df["visits"] > 250, "high", "low")
+    trained = train(df, TrainOptions(target="label", time_budget=2))
+    example = trained.input_example
+    assert example["visits"].dtype == "float64"
+    assert example["city"].tolist() == ["a", "b", "a", "b", "a"]

@@ -97,7 +97,7 @@ def test_a_long_boosting_fit_leaves_room_to_refit_and_reports_progress_meanwhile
 
     trained = train(df, TrainOptions(target="y", time_budget=4, threads=1), progress)
     training = [t for t in ticks if t[0] == "training"]
-    assert len(training) >= 4 and any("bestScore" in t[2] for t in training)
+    assert len(training) >= 4 and any(t[2].get("best_score") is not None for t in training)
     assert trained.metrics["r2"] > 0.5
 
 

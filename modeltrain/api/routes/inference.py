@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pandas as pd
@@ -31,6 +32,8 @@ router = APIRouter(prefix="/api/model-inference", tags=["inference"])
 
 _TRUE = {"1", "true", "yes"}
 INLINE_ROWS = 16  # rows a pipeline of ours predicts on the event loop (see MicroBatcher)
+INLINE_BODY_BYTES = 256 * 1024  # JSON bodies parsed on the event loop; larger ones in a thread
+T = TypeVar("T")
 
 REQUEST_BODY = {
     "content": {
@@ -68,14 +71,27 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], R
         }
         return body, await run_in_threadpool(frame_from_csv, raw, max_rows)
     try:
-        body = orjson.loads(raw)
+        body = (
+            orjson.loads(raw)
+            if len(raw) <= INLINE_BODY_BYTES
+            else await _off_loop(orjson.loads, raw)
+        )
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
     if "modelId" not in body:
         raise InvalidInput("modelId is required", field="modelId")
+    split = body.get("dataframe_split")
+    if isinstance(split, dict) and len(split.get("data") or ()) > SMALL_REQUEST_ROWS:
+        return body, await _off_loop(frame_from_request, body, max_rows)  # a DataFrame
     return body, frame_from_request(body, max_rows)
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Work that grows with the rows runs in a worker thread, so that one large request does
+    not hold up every other request on the event loop."""
+    return await run_in_threadpool(fn, *args)
 
 
 async def _model(services: Services, model_id: Any) -> LoadedModel:
@@ -120,11 +136,16 @@ async def predict_route(request: Request) -> Response:
     label = model.model_id.removeprefix("models:/")
     metrics.predict.labels(label).observe(time.perf_counter() - started)
     metrics.rows.labels(label).inc(len(result["predictions"]))
+    large = len(result["predictions"]) > SMALL_REQUEST_ROWS
     if "text/csv" in request.headers.get("accept", ""):
-        return Response(answer_as_csv(result), media_type="text/csv")
-    return Response(
-        orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
-    )
+        csv = await _off_loop(answer_as_csv, result) if large else answer_as_csv(result)
+        return Response(csv, media_type="text/csv")
+    dumped = await _off_loop(_json, result) if large else _json(result)
+    return Response(dumped, media_type="application/json")
+
+
+def _json(result: dict[str, Any]) -> bytes:
+    return orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def install_fast_predict_route(app: FastAPI) -> None:

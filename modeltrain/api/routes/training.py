@@ -78,7 +78,7 @@ STATUS_PATH = "/api/model-train/status/{trackingId}"
 async def job_status(request: Request) -> Response:
     """The hottest route: clients poll it. See install_fast_status_route."""
     tracking_id = request.path_params["trackingId"]
-    job = await request.app.state.services.jobs.get(tracking_id)
+    job = await request.app.state.services.job_reader.get(tracking_id)
     if job is None:
         raise NotFound(f"unknown trackingId {tracking_id!r}", trackingId=tracking_id)
     return Response(orjson.dumps(job.to_status()), media_type="application/json")
@@ -95,14 +95,14 @@ def install_fast_status_route(app: FastAPI) -> None:
     response_class=StreamingResponse,
 )
 async def job_events(trackingId: str, request: Request, services: ServicesDep) -> Response:
-    if await services.jobs.get(trackingId) is None:
+    if await services.job_reader.get(trackingId) is None:
         raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
 
     async def stream() -> AsyncIterator[bytes]:
         last = None
         quiet = 0.0
         while not await request.is_disconnected():
-            job = await services.jobs.get(trackingId)
+            job = await services.job_reader.get(trackingId)
             if job is None:
                 yield b"event: gone\ndata: {}\n\n"
                 return
@@ -133,7 +133,7 @@ async def job_events(trackingId: str, request: Request, services: ServicesDep) -
     responses={200: {"content": {"image/png": {}}}},
 )
 async def job_plot(trackingId: str, name: str, services: ServicesDep) -> Response:
-    job = await services.jobs.get(trackingId)
+    job = await services.job_reader.get(trackingId)
     if job is None:
         raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
     plots = (job.result or {}).get("plots") or []
@@ -150,7 +150,7 @@ def list_jobs(
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
 ) -> JSONResponse:
-    return JSONResponse([job.to_summary() for job in services.store.list(status, limit)])
+    return JSONResponse([job.to_summary() for job in services.job_store.list(status, limit)])
 
 
 @router.post("/{trackingId}/cancel", summary="Cancel a job that has not finished")
