@@ -155,7 +155,7 @@ def list_jobs(
 
 @router.post("/{trackingId}/cancel", summary="Cancel a job that has not finished")
 def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.uploads.cancel(trackingId).to_status())
+    return JSONResponse(services.controls.cancel(trackingId).to_status())
 
 
 @router.post(
@@ -163,4 +163,4 @@ def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:
     summary="End a running job's model search now; it completes with the best model so far",
 )
 def finish_job(trackingId: str, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.uploads.finish(trackingId).to_status())
+    return JSONResponse(services.controls.finish(trackingId).to_status())
