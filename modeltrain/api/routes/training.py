@@ -66,15 +66,16 @@ async def upload_chunk(
 STATUS_PATH = "/api/model-train/status/{trackingId}"
 
 
-@router.get(
-    "/status/{trackingId}",
-    summary="One job's status, progress and result",
-    openapi_extra={
-        "parameters": [
-            {"name": "trackingId", "in": "path", "required": True, "schema": {"type": "string"}}
-        ]
-    },
-)
+STATUS_OPERATION = {
+    "tags": ["training"],
+    "summary": "One job's status, progress and result",
+    "operationId": "job_status",
+    "parameters": [
+        {"name": "trackingId", "in": "path", "required": True, "schema": {"type": "string"}}
+    ],
+}
+
+
 async def job_status(request: Request) -> Response:
     """The hottest route: clients poll it. See install_fast_status_route."""
     tracking_id = request.path_params["trackingId"]
@@ -86,7 +87,7 @@ async def job_status(request: Request) -> Response:
 
 def install_fast_status_route(app: FastAPI) -> None:
     """Status polls skip FastAPI's router (see api/plain_routes.py)."""
-    install_ahead(app, STATUS_PATH, job_status, "GET")
+    install_ahead(app, STATUS_PATH, job_status, "GET", STATUS_OPERATION)
 
 
 @router.get(
