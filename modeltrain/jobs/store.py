@@ -273,8 +273,4 @@ class JobStore:
     def cancel(self, job_id: str) -> bool:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job
         then never starts; a running one stops at its next checkpoint."""
-        return self.update(job_id, status=JobStatus.FAILED, error=CANCELLED_MESSAGE, cancelled=1)
-
-    def set_fields(self, job_id: str, **values: Any) -> bool:
-        """Record fields (e.g. ``runId``) on a job that has not finished."""
-        return self.update(job_id, **values)
+        return self.update(job_id, status=JobStatus.FAILED, error=CANCELLED_MESSAGE)

@@ -153,7 +153,6 @@ def _train_and_register(
         filename=job.filename,
         data=df,
         raw_csv=data,
-        on_run_started=lambda run_id: store.set_fields(job_id, runId=run_id),
         on_stage=lambda _: report(Stage.REGISTERING),
     )
     expected = trained.pipeline.predict(trained.input_example)
