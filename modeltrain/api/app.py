@@ -18,6 +18,7 @@ from modeltrain.api.auth import ApiKeyMiddleware
 from modeltrain.api.errors import install_error_handlers
 from modeltrain.api.limits import UploadSizeLimit
 from modeltrain.api.metrics import ApiMetrics, CacheCollector, JobsCollector, MetricsMiddleware
+from modeltrain.api.plain_routes import document_plain_routes
 from modeltrain.api.request_ids import RequestIdMiddleware
 from modeltrain.api.routes import health, inference, models, training
 from modeltrain.api.services import Services
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     training.install_fast_status_route(app)
     inference.install_fast_predict_route(app)
+    document_plain_routes(app)
     install_web(app)
 
     if settings.api_key:

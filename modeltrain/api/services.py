@@ -20,6 +20,7 @@ from modeltrain.connections import (
 )
 from modeltrain.constants import Keys
 from modeltrain.jobs import AsyncJobReader, JobStore
+from modeltrain.jobs.control import JobControls
 from modeltrain.registry import Registry
 from modeltrain.serving import ModelCache
 from modeltrain.serving.warmup import ModelWarmer
@@ -38,6 +39,7 @@ class Services:
     job_store: JobStore  # sync: creates and changes job records
     job_reader: AsyncJobReader  # async: reads them on the event loop (status polls)
     uploads: UploadService
+    controls: JobControls  # cancel, finish early
     registry: Registry
     models: ModelCache
     warmer: ModelWarmer
@@ -68,6 +70,7 @@ class Services:
             job_store=store,
             job_reader=AsyncJobReader(async_client, keys),
             uploads=UploadService(settings, store, staging, enqueue),
+            controls=JobControls(store, staging),
             registry=Registry(mlflow_client, settings.mlflow_experiment),
             models=models,
             warmer=ModelWarmer(async_client, keys.model_events(), models),

@@ -166,6 +166,7 @@ class JobStore:
             "" if progress is None else int(progress),
             self._retention,
             "" if status is None else status.value,
+            job_id,
         ]
         for name, value in values.items():
             if isinstance(value, dict | list):
@@ -188,6 +189,7 @@ class JobStore:
             self._retention,
             options.to_json(),
             time.time(),
+            job_id,
         ]
         keys = [self._keys.job(job_id), self._keys.undispatched()]
         return self._queue(keys=keys, args=args) == 1
@@ -211,6 +213,7 @@ class JobStore:
             max_attempts,
             STAGE_PROGRESS[Stage.LOADING],
             self._retention,
+            job_id,
         ]
         return ClaimOutcome(self._claim(keys=self._job_keys(job_id), args=args).decode())
 
@@ -224,7 +227,7 @@ class JobStore:
 
     def requeue_if_stale(self, job_id: str) -> bool:
         """Put a running job whose lease lapsed back in the queue; True when this call did."""
-        return self._requeue(keys=self._job_keys(job_id), args=[_now_iso()]) == 1
+        return self._requeue(keys=self._job_keys(job_id), args=[_now_iso(), job_id]) == 1
 
     def progress(
         self,
@@ -260,7 +263,8 @@ class JobStore:
 
     def hand_back(self, job_id: str, owner: str) -> bool:
         """``owner`` stops running the job without finishing it (shutdown): back to the queue."""
-        return self._hand_back(keys=self._job_keys(job_id), args=[_now_iso(), owner]) == 1
+        args = [_now_iso(), owner, job_id]
+        return self._hand_back(keys=self._job_keys(job_id), args=args) == 1
 
     def request_finish(self, job_id: str) -> bool:
         """Ask a running job to stop its search and keep the best model so far."""
@@ -269,8 +273,4 @@ class JobStore:
     def cancel(self, job_id: str) -> bool:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job
         then never starts; a running one stops at its next checkpoint."""
-        return self.update(job_id, status=JobStatus.FAILED, error=CANCELLED_MESSAGE, cancelled=1)
-
-    def set_fields(self, job_id: str, **values: Any) -> bool:
-        """Record fields (e.g. ``runId``) on a job that has not finished."""
-        return self.update(job_id, **values)
+        return self.update(job_id, status=JobStatus.FAILED, error=CANCELLED_MESSAGE)

@@ -153,7 +153,6 @@ class Registry:
         filename: str,
         data: pd.DataFrame,
         raw_csv: bytes | None = None,
-        on_run_started=None,
         on_stage=None,
     ) -> RegisteredModel:
         """Log the run and register its model; exactly one version per job, also when the job
@@ -169,8 +168,6 @@ class Registry:
         with mlflow.start_run(
             experiment_id=self.experiment_id(), run_name=f"{model_name}-{job_id[:8]}", tags=tags
         ) as run:
-            if on_run_started:
-                on_run_started(run.info.run_id)
             self._log_run_contents(trained, data, raw_csv, filename)
             self._log_candidates(trained, run.info.experiment_id, run.info.run_id, job_id)
             signature = infer_signature(

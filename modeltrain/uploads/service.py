@@ -8,10 +8,10 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn
+from typing import Any
 
 from modeltrain.config import Settings
-from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, JobStatus, Stage, Task
+from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, Stage, Task
 from modeltrain.exceptions import (
     Conflict,
     InvalidCsv,
@@ -132,36 +132,6 @@ class UploadService:
             queued=queued,
             status=job.status.value,
         )
-
-    def cancel(self, job_id: str) -> Job:
-        """Cancel a job that has not finished; its staged bytes are freed unless a worker is
-        running it (the worker frees them when it stops)."""
-        job = self._existing(job_id)
-        if not self._store.cancel(job_id):
-            self._refuse(job, "has already {status}; only unfinished jobs can be cancelled")
-        if job.status != JobStatus.RUNNING:
-            self._staging.discard(job_id)
-        log.info("job.cancelled", extra=fields(job_id=job_id))
-        return self._store.get(job_id) or job
-
-    def finish(self, job_id: str) -> Job:
-        """End a running job's model search now; it then completes with the best so far."""
-        job = self._existing(job_id)
-        if not self._store.request_finish(job_id):
-            self._refuse(job, "is {status}; only a running job can be finished early")
-        log.info("job.finish_requested", extra=fields(job_id=job_id))
-        return self._store.get(job_id) or job
-
-    def _existing(self, job_id: str) -> Job:
-        job = self._store.get(job_id)
-        if job is None:
-            raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
-        return job
-
-    def _refuse(self, job: Job, why: str) -> NoReturn:
-        """409 for a control that does not fit the job's current status."""
-        status = (self._store.get(job.id) or job).status.value
-        raise Conflict(f"the job {why.format(status=status)}", trackingId=job.id, status=status)
 
     # --- steps ---------------------------------------------------------------------------
     def _begin(self, req: ChunkRequest) -> Job:

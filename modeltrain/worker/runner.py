@@ -17,42 +17,15 @@ from mlflow.exceptions import MlflowException
 from modeltrain.constants import ClaimOutcome, Stage
 from modeltrain.exceptions import ModelTrainError
 from modeltrain.jobs import Job
+from modeltrain.jobs.result import build_result
 from modeltrain.logging import fields, job_id_var
-from modeltrain.pipeline import TrainedModel, TrainOptions, train
-from modeltrain.pipeline.guardrails import summary as guardrails_summary
+from modeltrain.pipeline import TrainOptions, train
 from modeltrain.pipeline.loading import read_csv
 from modeltrain.registry import RegisteredModel
-from modeltrain.registry.plots import plot_names
 from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.lease import Heartbeat, JobStopped
 
 log = logging.getLogger(__name__)
-RESULT_LEADERBOARD_ROWS = 25  # the best candidates in `result`; MLflow has a run for each
-
-
-def build_result(trained: TrainedModel, registered: RegisteredModel) -> dict[str, Any]:
-    return {
-        "task": trained.task.value,
-        "target": trained.target,
-        "rows": trained.rows,
-        "columns": trained.columns,
-        "features": trained.features,
-        "droppedColumns": trained.dropped_columns,
-        "metrics": trained.metrics,
-        "primaryMetric": trained.primary_metric,
-        "estimator": trained.estimator,
-        "leaderboard": trained.leaderboard[:RESULT_LEADERBOARD_ROWS],
-        "search": trained.search,
-        "classes": trained.classes,
-        "trainSeconds": round(trained.train_seconds, 3),
-        "guardrails": guardrails_summary(trained.guardrails),
-        "featureImportance": dict(list(trained.importance.items())[:20]),
-        "plots": plot_names(trained.task, bool(trained.importance)),
-        "runId": registered.run_id,
-        "experimentId": registered.experiment_id,
-        "modelName": registered.name,
-        "modelVersion": registered.version,
-    }
 
 
 def new_owner(node: str | None = None) -> str:
@@ -180,7 +153,6 @@ def _train_and_register(
         filename=job.filename,
         data=df,
         raw_csv=data,
-        on_run_started=lambda run_id: store.set_fields(job_id, runId=run_id),
         on_stage=lambda _: report(Stage.REGISTERING),
     )
     expected = trained.pipeline.predict(trained.input_example)
@@ -191,4 +163,4 @@ def _train_and_register(
         ctx.announce(registered.name, registered.version)
     except Exception:  # not fatal: the first prediction loads it
         log.warning("job.announce.failed", exc_info=True)
-    return registered, {**build_result(trained, registered), "champion": champion}
+    return registered, build_result(trained, registered, champion)

@@ -116,11 +116,14 @@ async def _frame(rows: Rows, model: LoadedModel) -> pd.DataFrame:
 PREDICT_PATH = "/api/model-inference/predict"
 
 
-@router.post(
-    "/predict",
-    summary="Predict with a registered model (JSON or CSV in, JSON or CSV out)",
-    openapi_extra={"requestBody": REQUEST_BODY},
-)
+PREDICT_OPERATION = {
+    "tags": ["inference"],
+    "summary": "Predict with a registered model (JSON or CSV in, JSON or CSV out)",
+    "operationId": "predict",
+    "requestBody": REQUEST_BODY,
+}
+
+
 async def predict_route(request: Request) -> Response:
     """A hot route: served ahead of FastAPI's router (install_fast_predict_route)."""
     services: Services = request.app.state.services
@@ -150,4 +153,4 @@ def _json(result: dict[str, Any]) -> bytes:
 
 def install_fast_predict_route(app: FastAPI) -> None:
     """Predictions skip FastAPI's router (see api/plain_routes.py)."""
-    install_ahead(app, PREDICT_PATH, predict_route, "POST")
+    install_ahead(app, PREDICT_PATH, predict_route, "POST", PREDICT_OPERATION)

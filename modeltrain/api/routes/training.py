@@ -66,15 +66,16 @@ async def upload_chunk(
 STATUS_PATH = "/api/model-train/status/{trackingId}"
 
 
-@router.get(
-    "/status/{trackingId}",
-    summary="One job's status, progress and result",
-    openapi_extra={
-        "parameters": [
-            {"name": "trackingId", "in": "path", "required": True, "schema": {"type": "string"}}
-        ]
-    },
-)
+STATUS_OPERATION = {
+    "tags": ["training"],
+    "summary": "One job's status, progress and result",
+    "operationId": "job_status",
+    "parameters": [
+        {"name": "trackingId", "in": "path", "required": True, "schema": {"type": "string"}}
+    ],
+}
+
+
 async def job_status(request: Request) -> Response:
     """The hottest route: clients poll it. See install_fast_status_route."""
     tracking_id = request.path_params["trackingId"]
@@ -86,7 +87,7 @@ async def job_status(request: Request) -> Response:
 
 def install_fast_status_route(app: FastAPI) -> None:
     """Status polls skip FastAPI's router (see api/plain_routes.py)."""
-    install_ahead(app, STATUS_PATH, job_status, "GET")
+    install_ahead(app, STATUS_PATH, job_status, "GET", STATUS_OPERATION)
 
 
 @router.get(
@@ -155,7 +156,7 @@ def list_jobs(
 
 @router.post("/{trackingId}/cancel", summary="Cancel a job that has not finished")
 def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.uploads.cancel(trackingId).to_status())
+    return JSONResponse(services.controls.cancel(trackingId).to_status())
 
 
 @router.post(
@@ -163,4 +164,4 @@ def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:
     summary="End a running job's model search now; it completes with the best model so far",
 )
 def finish_job(trackingId: str, services: ServicesDep) -> JSONResponse:
-    return JSONResponse(services.uploads.finish(trackingId).to_status())
+    return JSONResponse(services.controls.finish(trackingId).to_status())
