@@ -73,6 +73,15 @@ class BenchStack:
             proc.stop()
 
 
+def chunk_form(
+    filename: str, index: int, total: int, tracking_id: str | None, **first: str
+) -> dict[str, str]:
+    """The form fields of one chunk; ``first`` (options such as timeBudget) go with chunk 0."""
+    form = {"filename": filename, "chunkIndex": str(index), "totalChunks": str(total)}
+    form.update({"trackingId": tracking_id} if tracking_id else first)
+    return form
+
+
 def upload_csv(api: httpx.Client, csv: bytes, filename: str, chunk_bytes: int = 1024 * 1024,
                **options: str) -> str:  # fmt: skip
     """Send a CSV in chunks the way the web page does; `options` go with the first chunk.
@@ -80,8 +89,7 @@ def upload_csv(api: httpx.Client, csv: bytes, filename: str, chunk_bytes: int = 
     parts = [csv[i : i + chunk_bytes] for i in range(0, len(csv), chunk_bytes)]
     tracking_id = None
     for i, part in enumerate(parts):
-        form = {"filename": filename, "chunkIndex": str(i), "totalChunks": str(len(parts))}
-        form.update({"trackingId": tracking_id} if tracking_id else options)
+        form = chunk_form(filename, i, len(parts), tracking_id, **options)
         r = api.post("/api/model-train/start", data=form, files={"chunk": ("c", part)})
         r.raise_for_status()
         tracking_id = r.json()["trackingId"]

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import redis
 
-from bench._stack import BenchStack
+from bench._stack import BenchStack, chunk_form
 from bench.soak import CHUNKS_PER_UPLOAD, SoakResult, run_soak
 from tests.faults.up import Up
 
@@ -193,15 +193,7 @@ async def _concurrent(stack: BenchStack, uploads: int) -> dict:
         async def one(n: int) -> None:
             tracking_id = None
             for i, part in enumerate(parts):
-                form = {
-                    "filename": f"c{n}.csv",
-                    "chunkIndex": str(i),
-                    "totalChunks": str(len(parts)),
-                }
-                if tracking_id:
-                    form["trackingId"] = tracking_id
-                else:
-                    form["timeBudget"] = "1"
+                form = chunk_form(f"c{n}.csv", i, len(parts), tracking_id, timeBudget="1")
                 r = await client.post(
                     "/api/model-train/start", data=form, files={"chunk": ("c", part)}
                 )
@@ -267,13 +259,7 @@ async def _chunk_latencies(api_url: str, uploads: int, size: int, chunk: int) ->
         async def one(n: int) -> None:
             tracking_id = None
             for i, part in enumerate(parts):
-                form = {
-                    "filename": f"f{n}.csv",
-                    "chunkIndex": str(i),
-                    "totalChunks": str(len(parts)),
-                }
-                if tracking_id:
-                    form["trackingId"] = tracking_id
+                form = chunk_form(f"f{n}.csv", i, len(parts), tracking_id)
                 sent = time.perf_counter()
                 r = await client.post(
                     "/api/model-train/start", data=form, files={"chunk": ("c", part)}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiohttp  # httpx's async pool managed ~75 requests/s at 50 connections here; aiohttp ~1,000
 
+from bench._stack import chunk_form
 from tests.faults.up import Up
 
 TERMINAL = ("completed", "failed")
@@ -127,12 +128,9 @@ class Soak:
             self.result.uploads_started += 1
             tracking_id = None
             for index, part in enumerate(parts):
-                form = {
-                    "filename": f"soak-{n}-{round_}.csv",
-                    "chunkIndex": str(index),
-                    "totalChunks": str(len(parts)),
-                }
-                form.update({"trackingId": tracking_id} if tracking_id else {"timeBudget": "1"})
+                form = chunk_form(
+                    f"soak-{n}-{round_}.csv", index, len(parts), tracking_id, timeBudget="1"
+                )
                 answer = await self._send_chunk(client, form, part)
                 if answer is None:
                     self.result.refused.append(tracking_id or f"soak-{n}-{round_}")
