@@ -11,12 +11,13 @@ every server that loads the model (ours and `mlflow models serve`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from modeltrain.columns import ColumnBatch
 
 MAX_CATEGORIES = 250  # codes per categorical column; rarer values share the code "other"
 # Datetime parts, computed from pandas' .dt accessor, kept when they vary in the training rows.
@@ -35,33 +36,6 @@ def _text_stats(value: Any) -> tuple[float, float, float, float]:
         sum(ch.isdigit() for ch in text) / n,
         sum(ch.isupper() for ch in text) / n,
     )
-
-
-class ColumnBatch(Mapping):
-    """Rows as one 1-D array per column: what the prediction service builds from JSON records
-    without pandas (a DataFrame of one row costs more to build than the model takes to
-    predict). The featurizer reads it like a DataFrame."""
-
-    def __init__(self, columns: dict[str, np.ndarray], rows: int) -> None:
-        self.columns = columns
-        self.rows = rows
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.columns)
-
-    def __len__(self) -> int:
-        return len(self.columns)
-
-    @staticmethod
-    def concat(batches: list[ColumnBatch]) -> ColumnBatch:
-        names = batches[0].columns
-        return ColumnBatch(
-            {name: np.concatenate([b.columns[name] for b in batches]) for name in names},
-            sum(b.rows for b in batches),
-        )
 
 
 def _rows(X: Any) -> int:

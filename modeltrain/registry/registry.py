@@ -14,7 +14,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
@@ -26,8 +26,9 @@ from mlflow.models import infer_signature
 
 from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
-from modeltrain.pipeline import TrainedModel
-from modeltrain.registry import plots
+
+if TYPE_CHECKING:
+    from modeltrain.pipeline import TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +257,8 @@ class Registry:
         mlflow.log_dict(trained.guardrails, "report/guardrails.json")
         if trained.importance:
             mlflow.log_dict(trained.importance, "report/feature_importance.json")
+        from modeltrain.registry import plots  # matplotlib: only where models are logged
+
         figures = plots.plots(trained.task, trained.holdout, trained.importance)
         try:
             for name, figure in figures.items():

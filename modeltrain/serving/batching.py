@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import pandas as pd
 from anyio import to_thread
 
-from modeltrain.pipeline.featurizer import ColumnBatch
+from modeltrain.columns import ColumnBatch
 
 log = logging.getLogger(__name__)
 

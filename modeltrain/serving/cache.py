@@ -11,21 +11,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# The flavour and libraries our models load with are imported at start-up, not on the first
-# load (about a second measured).
-import lightgbm  # noqa: F401
 import mlflow
-import mlflow.sklearn  # noqa: F401
-import skops.io  # noqa: F401
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from modeltrain.exceptions import Conflict, NotFound, ServiceUnavailable
 from modeltrain.logging import fields
-from modeltrain.pipeline.featurizer import Featurizer
 from modeltrain.registry.model_ids import ModelRef
 
 log = logging.getLogger(__name__)
+
+
+def import_model_libraries() -> None:
+    """Import what our models load with (MLflow's sklearn flavour, skops, scikit-learn, LightGBM:
+    seconds). Not at the API's import, which would delay every (re)start by that much: the
+    warmer calls this in a thread as the API starts, and the first load calls it anyway."""
+    import lightgbm  # noqa: F401
+    import mlflow.sklearn  # noqa: F401
+    import skops.io  # noqa: F401
+
+    import modeltrain.pipeline.featurizer  # noqa: F401
 
 
 @dataclass(eq=False)
@@ -42,6 +47,8 @@ class LoadedModel:
     def takes_columns(self) -> bool:
         """A pipeline of ours (its first step is our Featurizer): it predicts from a
         ColumnBatch, with no DataFrame built per request."""
+        from modeltrain.pipeline.featurizer import Featurizer  # loaded with the model already
+
         steps = getattr(self.raw, "steps", None)
         return bool(steps) and isinstance(steps[0][1], Featurizer)  # type: ignore[index]
 
@@ -78,6 +85,7 @@ def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
         raise ServiceUnavailable(f"the model registry did not answer: {exc.message}") from exc
     if mv.status != "READY":
         raise Conflict(f"models:/{name}/{version} is not ready (status {mv.status})")
+    import_model_libraries()
     started = time.monotonic()
     # suppress_warnings skips MLflow's check of the model's pip requirements against this
     # environment: a warning only, and it scans every installed package (1.1 s measured).

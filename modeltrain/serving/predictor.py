@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from modeltrain.columns import ColumnBatch
 from modeltrain.exceptions import InvalidInput, PayloadTooLarge
-from modeltrain.pipeline.featurizer import ColumnBatch
 from modeltrain.serving.cache import LoadedModel
 
 _NUMERIC = {"double", "float", "long", "integer"}

@@ -14,7 +14,7 @@ from anyio import to_thread
 
 from modeltrain.logging import fields
 from modeltrain.registry.model_ids import ModelRef
-from modeltrain.serving.cache import ModelCache
+from modeltrain.serving.cache import ModelCache, import_model_libraries
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,9 @@ class ModelWarmer:
         self._cache = cache
 
     async def run(self) -> None:
-        """Listen until cancelled; reconnect after Redis comes back."""
+        """Import the model libraries, then listen until cancelled; reconnect after Redis comes
+        back."""
+        await to_thread.run_sync(import_model_libraries)
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
