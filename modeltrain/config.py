@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
 
     @field_validator("max_time_budget")
     @classmethod
-    def _budget_bounds(cls, value: float, info) -> float:
+    def _budget_bounds(cls, value: float, info: ValidationInfo) -> float:
         default = info.data.get("default_time_budget", 1.0)
         if value < default:
             raise ValueError("max_time_budget must be at least default_time_budget")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -14,6 +15,10 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modeltrain.constants import JobStatus
+
+if TYPE_CHECKING:
+    from modeltrain.jobs import JobStore
+    from modeltrain.serving import ModelCache
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -53,7 +58,7 @@ class ApiMetrics:
 class CacheCollector(Collector):
     """The model cache's counters, read at scrape time."""
 
-    def __init__(self, cache) -> None:
+    def __init__(self, cache: ModelCache) -> None:
         self._cache = cache
 
     def collect(self) -> Iterator[Metric]:
@@ -75,7 +80,7 @@ class CacheCollector(Collector):
 class JobsCollector(Collector):
     """Jobs by status, counted in Redis at scrape time."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: JobStore) -> None:
         self._store = store
 
     def collect(self) -> Iterator[Metric]:

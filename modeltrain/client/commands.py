@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from modeltrain.client.http import ServiceClient, ServiceError
+
+if TYPE_CHECKING:
+    from modeltrain.config import Settings
 
 # Piped output is not cut to 80 columns: tables stay one row per line for grep and friends.
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -158,7 +163,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_client_commands(sub, settings) -> None:
+def add_client_commands(sub: argparse._SubParsersAction, settings: Settings) -> None:
     """Register the client commands, each with --url and --api-key."""
 
     def client_parser(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -199,7 +204,7 @@ def add_client_commands(sub, settings) -> None:
     predict.set_defaults(func=lambda a, s: _guard(cmd_predict, a))
 
 
-def _guard(command, args: argparse.Namespace) -> int:
+def _guard(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         return command(args)
     except ServiceError as exc:

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -129,7 +131,7 @@ class Registry:
             self._client.set_terminated(run.info.run_id, status="FAILED")
         return len(runs)
 
-    def fail_orphan_runs(self, job_is_running) -> list[str]:
+    def fail_orphan_runs(self, job_is_running: Callable[[str], bool]) -> list[str]:
         """End runs left RUNNING by jobs that are no longer running (e.g. MLflow was down
         when their job failed). Returns the ended run ids."""
         experiment = self._client.get_experiment_by_name(self._experiment_name)
@@ -154,7 +156,7 @@ class Registry:
         filename: str,
         data: pd.DataFrame,
         raw_csv: bytes | None = None,
-        on_stage=None,
+        on_stage: Callable[[str], None] | None = None,
     ) -> RegisteredModel:
         """Log the run and register its model; exactly one version per job, also when the job
         is run again after its worker was lost."""
@@ -276,7 +278,9 @@ class Registry:
                 mlflow.log_artifact(path, artifact_path="data")
 
     # --- after registration ---------------------------------------------------------------
-    def verify(self, registered: RegisteredModel, example: pd.DataFrame, expected) -> None:
+    def verify(
+        self, registered: RegisteredModel, example: pd.DataFrame, expected: np.ndarray
+    ) -> None:
         """The registration gate: load the version through `models:/` exactly as inference
         will and predict the input example; any error or difference fails the job (and the
         version is deleted, so that nobody serves it)."""
@@ -337,7 +341,7 @@ class Registry:
             )
         return out
 
-    def _version_summary(self, v) -> dict[str, Any]:
+    def _version_summary(self, v: ModelVersion) -> dict[str, Any]:
         metrics: dict[str, float] = {}
         if v.run_id:
             try:

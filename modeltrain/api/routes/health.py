@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _check(fn) -> dict[str, Any]:
+def _check(fn: Callable[[], object]) -> dict[str, Any]:
     try:
         fn()
         return {"ok": True}
