@@ -155,6 +155,7 @@ PREDICT_CASES = [
     ({"modelId": "models:/nope/1", "inputs": []}, 422, "no rows"),
     ({"modelId": "models:/nope/1", "inputs": "rows"}, 422, "list of objects"),
     ({"modelId": "models:/nope/1", "dataframe_split": {"data": [[1]]}}, 422, "'columns'"),
+    ({"modelId": "models:/nope/1", "dataframe_split": {"columns": ["a"], "data": 5}}, 422, "len"),
     ([1, 2], 422, "JSON object"),
 ]
 

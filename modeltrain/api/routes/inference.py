@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pandas as pd
@@ -33,7 +32,6 @@ router = APIRouter(prefix="/api/model-inference", tags=["inference"])
 _TRUE = {"1", "true", "yes"}
 INLINE_ROWS = 16  # rows a pipeline of ours predicts on the event loop (see MicroBatcher)
 INLINE_BODY_BYTES = 256 * 1024  # JSON bodies parsed on the event loop; larger ones in a thread
-T = TypeVar("T")
 
 REQUEST_BODY = {
     "content": {
@@ -74,7 +72,7 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], R
         body = (
             orjson.loads(raw)
             if len(raw) <= INLINE_BODY_BYTES
-            else await _off_loop(orjson.loads, raw)
+            else await run_in_threadpool(orjson.loads, raw)
         )
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from None
@@ -82,16 +80,13 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], R
         raise InvalidInput("the body must be a JSON object", field="body")
     if "modelId" not in body:
         raise InvalidInput("modelId is required", field="modelId")
+    # Work that grows with the rows runs in a worker thread, so that one large request does not
+    # hold up every other request on the event loop; small ones stay inline (no thread hop).
     split = body.get("dataframe_split")
-    if isinstance(split, dict) and len(split.get("data") or ()) > SMALL_REQUEST_ROWS:
-        return body, await _off_loop(frame_from_request, body, max_rows)  # a DataFrame
+    data = split.get("data") if isinstance(split, dict) else None
+    if isinstance(data, list) and len(data) > SMALL_REQUEST_ROWS:
+        return body, await run_in_threadpool(frame_from_request, body, max_rows)
     return body, frame_from_request(body, max_rows)
-
-
-async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """Work that grows with the rows runs in a worker thread, so that one large request does
-    not hold up every other request on the event loop."""
-    return await run_in_threadpool(fn, *args)
 
 
 async def _model(services: Services, model_id: Any) -> LoadedModel:
@@ -141,9 +136,9 @@ async def predict_route(request: Request) -> Response:
     metrics.rows.labels(label).inc(len(result["predictions"]))
     large = len(result["predictions"]) > SMALL_REQUEST_ROWS
     if "text/csv" in request.headers.get("accept", ""):
-        csv = await _off_loop(answer_as_csv, result) if large else answer_as_csv(result)
+        csv = await run_in_threadpool(answer_as_csv, result) if large else answer_as_csv(result)
         return Response(csv, media_type="text/csv")
-    dumped = await _off_loop(_json, result) if large else _json(result)
+    dumped = await run_in_threadpool(_json, result) if large else _json(result)
     return Response(dumped, media_type="application/json")
 
 
