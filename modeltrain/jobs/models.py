@@ -1,13 +1,74 @@
-"""The job record as the service sees it, and how it is (de)serialised to a Redis hash."""
+"""The job record: its fields in Redis (``Field``, each name spelled once), the status document
+made from them (``STATUS_DOCUMENT``), and the ``Job`` the service code works with.
+
+The Lua scripts that change a record also render its status document from the same table
+(scripts.py) and keep it in the record, so a status poll is one ``HGET``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import dataclass
+from enum import Enum, StrEnum
 from typing import Any
 
 import orjson
 
 from modeltrain.constants import JobStatus, Stage, Task
+
+
+class Field(StrEnum):
+    """The job record's fields (a Redis hash)."""
+
+    STATUS = "status"
+    STAGE = "stage"
+    PROGRESS = "progress"
+    FILENAME = "filename"
+    CREATED_AT = "createdAt"
+    UPDATED_AT = "updatedAt"
+    OPTIONS = "options"  # JobOptions as JSON
+    RESULT = "result"  # a completed job's result document (jobs/result.py) as JSON
+    ERROR = "error"
+    MODEL_ID = "modelId"
+    ATTEMPTS = "attempts"  # how many times a worker claimed the job
+    WORKER = "worker"  # who runs (or ran) the latest attempt: "<node>:<pid>:<random>"
+    BEST_SCORE = "bestScore"  # primary metric of the best candidate so far
+    ETA_SECONDS = "etaSeconds"  # model-search time left when last reported
+    FINISH_REQUESTED = "finishRequested"  # '1': end the model search early (read by HEARTBEAT)
+    STATUS_JSON = "statusJson"  # the rendered status document, kept current by the scripts
+
+
+class Kind(Enum):
+    """How a field's stored text becomes JSON; an empty or absent field is ``null``."""
+
+    TEXT = "text"  # a JSON string
+    NUMBER = "number"  # the text as is (the store writes only finite numbers)
+    JSON = "json"  # the text as is (the store writes it with orjson)
+
+
+# The body of ``GET /api/model-train/status/{id}``, after ``"trackingId"``: key, field, kind.
+STATUS_DOCUMENT: tuple[tuple[str, Field, Kind], ...] = (
+    ("status", Field.STATUS, Kind.TEXT),
+    ("progress", Field.PROGRESS, Kind.NUMBER),
+    ("stage", Field.STAGE, Kind.TEXT),
+    ("result", Field.RESULT, Kind.JSON),
+    ("error", Field.ERROR, Kind.TEXT),
+    ("modelId", Field.MODEL_ID, Kind.TEXT),
+    ("filename", Field.FILENAME, Kind.TEXT),
+    ("createdAt", Field.CREATED_AT, Kind.TEXT),
+    ("updatedAt", Field.UPDATED_AT, Kind.TEXT),
+    ("attempts", Field.ATTEMPTS, Kind.NUMBER),
+    ("bestScore", Field.BEST_SCORE, Kind.NUMBER),
+    ("eta", Field.ETA_SECONDS, Kind.NUMBER),
+    ("worker", Field.WORKER, Kind.TEXT),
+    ("options", Field.OPTIONS, Kind.JSON),
+)
+
+
+def number_text(value: float | None) -> str:
+    """A number as the record stores it: '' (null) for None and for values JSON cannot hold."""
+    if value is None or not math.isfinite(value):
+        return ""
+    return repr(int(value)) if isinstance(value, int) else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -22,13 +83,33 @@ class JobOptions:
     delimiter: str | None = None
 
     def to_json(self) -> str:
-        return orjson.dumps(asdict(self)).decode()
+        """Stored in the record and shown as the status document's ``options``."""
+        return orjson.dumps(
+            {
+                "target": self.target,
+                "task": self.task.value,
+                "modelName": self.model_name,
+                "timeBudget": self.time_budget,
+                "encoding": self.encoding,
+                "delimiter": self.delimiter,
+            }
+        ).decode()
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> JobOptions:
         data = orjson.loads(raw)
-        data["task"] = Task(data.get("task", Task.AUTO))
-        return cls(**data)
+
+        def pick(key: str, old_key: str, default: Any) -> Any:  # old records: snake_case keys
+            return data.get(key, data.get(old_key, default))
+
+        return cls(
+            target=data.get("target"),
+            task=Task(data.get("task", Task.AUTO)),
+            model_name=pick("modelName", "model_name", "model"),
+            time_budget=float(pick("timeBudget", "time_budget", 60.0)),
+            encoding=data.get("encoding"),
+            delimiter=data.get("delimiter"),
+        )
 
 
 @dataclass
@@ -45,55 +126,46 @@ class Job:
     error: str | None = None
     model_id: str | None = None
     attempts: int = 0
-    worker: str | None = None  # who runs (or ran) the latest attempt: "<node>:<pid>:<random>"
-    best_score: float | None = None  # primary metric of the best candidate so far
-    eta_seconds: float | None = None  # model-search time left when last reported
+    worker: str | None = None
+    best_score: float | None = None
+    eta_seconds: float | None = None
+    status_json: bytes | None = None  # the status document, as the scripts rendered it
 
     @classmethod
     def from_hash(cls, job_id: str, raw: dict[bytes, bytes]) -> Job:
-        h = {k.decode(): v.decode() for k, v in raw.items()}
+        h = {k.decode(): v for k, v in raw.items()}
+
+        def text(field: Field, default: str = "") -> str:
+            return h[field].decode() if h.get(field) else default
+
+        def number(field: Field) -> float | None:
+            return float(h[field]) if h.get(field) else None
+
+        created = text(Field.CREATED_AT)
         return cls(
             id=job_id,
-            status=JobStatus(h["status"]),
-            stage=Stage(h["stage"]),
-            progress=int(h.get("progress", "0")),
-            filename=h.get("filename", ""),
-            created_at=h["createdAt"],
-            updated_at=h.get("updatedAt", h["createdAt"]),
-            options=JobOptions.from_json(h.get("options", "{}")),
-            result=orjson.loads(h["result"]) if h.get("result") else None,
-            error=h.get("error") or None,
-            model_id=h.get("modelId") or None,
-            attempts=int(h.get("attempts", "0")),
-            worker=h.get("worker") or None,
-            best_score=float(h["bestScore"]) if h.get("bestScore") else None,
-            eta_seconds=float(h["etaSeconds"]) if h.get("etaSeconds") else None,
+            status=JobStatus(text(Field.STATUS)),
+            stage=Stage(text(Field.STAGE)),
+            progress=int(text(Field.PROGRESS, "0")),
+            filename=text(Field.FILENAME),
+            created_at=created,
+            updated_at=text(Field.UPDATED_AT, created),
+            options=JobOptions.from_json(text(Field.OPTIONS, "{}")),
+            result=orjson.loads(h[Field.RESULT]) if h.get(Field.RESULT) else None,
+            error=text(Field.ERROR) or None,
+            model_id=text(Field.MODEL_ID) or None,
+            attempts=int(text(Field.ATTEMPTS, "0")),
+            worker=text(Field.WORKER) or None,
+            best_score=number(Field.BEST_SCORE),
+            eta_seconds=number(Field.ETA_SECONDS),
+            status_json=h.get(Field.STATUS_JSON),
         )
 
     def to_status(self) -> dict[str, Any]:
-        """The body of ``GET /api/model-train/status/{id}``."""
-        return {
-            "trackingId": self.id,
-            "status": self.status.value,
-            "progress": self.progress,
-            "stage": self.stage.value,
-            "result": self.result,
-            "error": self.error,
-            "modelId": self.model_id,
-            "filename": self.filename,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-            "attempts": self.attempts,
-            "bestScore": self.best_score,
-            "eta": self.eta_seconds,
-            "worker": self.worker,
-            "options": {
-                "target": self.options.target,
-                "task": self.options.task.value,
-                "modelName": self.options.model_name,
-                "timeBudget": self.options.time_budget,
-            },
-        }
+        """The status document (what ``GET /api/model-train/status/{id}`` answers)."""
+        if self.status_json is None:  # every script that changes a record renders it
+            raise ValueError(f"job {self.id} has no rendered status document")
+        return orjson.loads(self.status_json)
 
     def to_summary(self) -> dict[str, Any]:
         """One row of ``GET /api/model-train/status``."""

@@ -1,23 +1,73 @@
 """The Lua scripts behind every job-record change. Each runs atomically in Redis.
 
-Statuses, stages and answers are written `$NAME` below and filled in from constants.py when this
-module loads, so each is spelled once; a job's id comes as an argument, never parsed from a key."""
+Statuses, stages, answers and the record's field names are written `$NAME` below and filled in
+from constants.py and models.Field when this module loads, so each is spelled once; a job's id
+comes as an argument, never parsed from a key. Every script that changes a record ends by
+rendering its status document (``RENDER_FUNCTION``, made from models.STATUS_DOCUMENT) into the
+record, so that a status poll is a single ``HGET``."""
 
 from string import Template
 
 from modeltrain.constants import ClaimOutcome, HeartbeatVerdict, JobStatus, Stage
+from modeltrain.jobs.models import STATUS_DOCUMENT, Field, Kind
 
 _WORDS = {
     **{status.name: status.value for status in JobStatus},
     **{stage.name: stage.value for stage in Stage},
     **{f"C_{outcome.name}": outcome.value for outcome in ClaimOutcome},
     **{f"H_{verdict.name}": verdict.value for verdict in HeartbeatVerdict},
+    **{f"F_{field.name}": field.value for field in Field},
 }
 
 
-def _lua(text: str) -> str:
-    return Template(text).substitute(_WORDS)  # a misspelt $NAME fails at import
+def _render_function() -> str:
+    """``render(key, id)``: the status document of the record at ``key``, also stored in it."""
+    names = ", ".join(f"'{field.value}'" for _, field, _ in STATUS_DOCUMENT)
+    parts = []
+    for i, (key, _, kind) in enumerate(STATUS_DOCUMENT, start=1):
+        convert = "text" if kind is Kind.TEXT else "raw"
+        parts.append(f"out[#out + 1] = ',\"{key}\":' .. {convert}(v[{i}])")
+    lines = "\n  ".join(parts)
+    return f"""
+local function text(s) if s and s ~= '' then return cjson.encode(s) end return 'null' end
+local function raw(s) if s and s ~= '' then return s end return 'null' end
+local function render(key, id)
+  local v = redis.call('HMGET', key, {names})
+  local out = {{'{{"trackingId":', cjson.encode(id)}}
+  {lines}
+  out[#out + 1] = '}}'
+  local doc = table.concat(out)
+  redis.call('HSET', key, '$F_STATUS_JSON', doc)
+  return doc
+end
+"""
 
+
+RENDER_FUNCTION = _render_function()
+
+
+def _lua(text: str) -> str:
+    return Template(RENDER_FUNCTION + text).substitute(_WORDS)  # a misspelt $NAME fails here
+
+
+# KEYS: job hash, jobs index. ARGV: now, ttl (s), epoch s, job id, field/value...
+# A new record (its fields beside status, stage, progress, attempts and times come as pairs).
+CREATE = _lua("""
+redis.call('HSET', KEYS[1], '$F_STATUS', '$PENDING', '$F_STAGE', '$UPLOADING', '$F_PROGRESS', 0,
+  '$F_ATTEMPTS', 0, '$F_CREATED_AT', ARGV[1], '$F_UPDATED_AT', ARGV[1])
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[4])
+render(KEYS[1], ARGV[4])
+return 1
+""")
+
+# KEYS: job hash. ARGV: job id. The status document of a record written before documents were
+# kept in it (rendered and stored now); false for no such job.
+RENDER = _lua("""
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return render(KEYS[1], ARGV[1])
+""")
 
 # KEYS: job hash, lease, running set.
 # ARGV: now, progress ('' = keep), ttl for finished records (s), status ('' = keep), job id,
@@ -25,21 +75,22 @@ def _lua(text: str) -> str:
 # Returns 1 applied, 0 no such job, -1 already finished (nothing changes).
 UPDATE = _lua("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local status = redis.call('HGET', KEYS[1], 'status')
+local status = redis.call('HGET', KEYS[1], '$F_STATUS')
 if status == '$COMPLETED' or status == '$FAILED' then return -1 end
 local progress = tonumber(ARGV[2])
 if progress then
-  local current = tonumber(redis.call('HGET', KEYS[1], 'progress') or '0')
-  if progress > current then redis.call('HSET', KEYS[1], 'progress', progress) end
+  local current = tonumber(redis.call('HGET', KEYS[1], '$F_PROGRESS') or '0')
+  if progress > current then redis.call('HSET', KEYS[1], '$F_PROGRESS', progress) end
 end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[4]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], '$F_STATUS', ARGV[4]) end
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'updatedAt', ARGV[1])
+redis.call('HSET', KEYS[1], '$F_UPDATED_AT', ARGV[1])
 if ARGV[4] == '$COMPLETED' or ARGV[4] == '$FAILED' then
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
   redis.call('DEL', KEYS[2])
   redis.call('SREM', KEYS[3], ARGV[5])
 end
+render(KEYS[1], ARGV[5])
 return 1
 """)
 
@@ -48,12 +99,13 @@ return 1
 # Moves an upload's job to `queued` exactly once (and notes it as not yet sent to Celery);
 # returns 1 when this call did it.
 QUEUE = _lua("""
-if redis.call('HGET', KEYS[1], 'stage') ~= '$UPLOADING' then return 0 end
-if redis.call('HGET', KEYS[1], 'status') ~= '$PENDING' then return 0 end
-redis.call('HSET', KEYS[1], 'stage', '$QUEUED', 'progress', ARGV[2], 'options', ARGV[4],
-           'updatedAt', ARGV[1])
+if redis.call('HGET', KEYS[1], '$F_STAGE') ~= '$UPLOADING' then return 0 end
+if redis.call('HGET', KEYS[1], '$F_STATUS') ~= '$PENDING' then return 0 end
+redis.call('HSET', KEYS[1], '$F_STAGE', '$QUEUED', '$F_PROGRESS', ARGV[2], '$F_OPTIONS', ARGV[4],
+           '$F_UPDATED_AT', ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), ARGV[6])
+render(KEYS[1], ARGV[6])
 return 1
 """)
 
@@ -62,44 +114,48 @@ return 1
 # A worker takes a queued job, or a running one whose lease lapsed (its worker was lost).
 CLAIM = _lua("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return '$C_MISSING' end
-local status = redis.call('HGET', KEYS[1], 'status')
+local status = redis.call('HGET', KEYS[1], '$F_STATUS')
 if status == '$COMPLETED' or status == '$FAILED' then return '$C_FINISHED' end
-if redis.call('HGET', KEYS[1], 'stage') == '$UPLOADING' then return '$C_UPLOADING' end
+if redis.call('HGET', KEYS[1], '$F_STAGE') == '$UPLOADING' then return '$C_UPLOADING' end
 if status == '$RUNNING' and redis.call('EXISTS', KEYS[2]) == 1 then return '$C_LEASED' end
 local id = ARGV[7]
-local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') + 1
+local attempts = tonumber(redis.call('HGET', KEYS[1], '$F_ATTEMPTS') or '0') + 1
 if attempts > tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'status', '$FAILED', 'updatedAt', ARGV[1], 'error',
+  redis.call('HSET', KEYS[1], '$F_STATUS', '$FAILED', '$F_UPDATED_AT', ARGV[1], '$F_ERROR',
     'the worker running this job was lost ' .. (attempts - 1) .. ' time(s); giving up')
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
   redis.call('SREM', KEYS[3], id)
+  render(KEYS[1], id)
   return '$C_EXHAUSTED'
 end
-redis.call('HSET', KEYS[1], 'status', '$RUNNING', 'stage', '$LOADING', 'attempts', attempts,
-  'worker', ARGV[2], 'updatedAt', ARGV[1])
-local current = tonumber(redis.call('HGET', KEYS[1], 'progress') or '0')
-if tonumber(ARGV[5]) > current then redis.call('HSET', KEYS[1], 'progress', ARGV[5]) end
+redis.call('HSET', KEYS[1], '$F_STATUS', '$RUNNING', '$F_STAGE', '$LOADING',
+  '$F_ATTEMPTS', attempts, '$F_WORKER', ARGV[2], '$F_UPDATED_AT', ARGV[1])
+local current = tonumber(redis.call('HGET', KEYS[1], '$F_PROGRESS') or '0')
+if tonumber(ARGV[5]) > current then redis.call('HSET', KEYS[1], '$F_PROGRESS', ARGV[5]) end
 redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[3]))
 redis.call('SADD', KEYS[3], id)
+render(KEYS[1], id)
 return '$C_CLAIMED'
 """)
 
 # KEYS: job hash, lease. ARGV: owner, lease ttl (s).
-# Refreshes the lease while this worker owns the running job. Returns a HeartbeatVerdict.
+# Refreshes the lease while this worker owns the running job (the record does not change).
+# Returns a HeartbeatVerdict.
 HEARTBEAT = _lua("""
-local status = redis.call('HGET', KEYS[1], 'status')
+local status = redis.call('HGET', KEYS[1], '$F_STATUS')
 if not status or status == '$COMPLETED' or status == '$FAILED' then return '$H_JOB_ENDED' end
-if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then return '$H_TAKEN_OVER' end
+if redis.call('HGET', KEYS[1], '$F_WORKER') ~= ARGV[1] then return '$H_TAKEN_OVER' end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
-if redis.call('HGET', KEYS[1], 'finishRequested') == '1' then return '$H_END_SEARCH' end
+if redis.call('HGET', KEYS[1], '$F_FINISH_REQUESTED') == '1' then return '$H_END_SEARCH' end
 return '$H_CONTINUE'
 """)
 
-# KEYS: job hash. ARGV: now. Asks a running job to end its model search now and keep the best
-# model so far; returns 1 when the job is running (and so will finish early).
+# KEYS: job hash. ARGV: now, job id. Asks a running job to end its model search now and keep
+# the best model so far; returns 1 when the job is running (and so will finish early).
 REQUEST_FINISH = _lua("""
-if redis.call('HGET', KEYS[1], 'status') ~= '$RUNNING' then return 0 end
-redis.call('HSET', KEYS[1], 'finishRequested', '1', 'updatedAt', ARGV[1])
+if redis.call('HGET', KEYS[1], '$F_STATUS') ~= '$RUNNING' then return 0 end
+redis.call('HSET', KEYS[1], '$F_FINISH_REQUESTED', '1', '$F_UPDATED_AT', ARGV[1])
+render(KEYS[1], ARGV[2])
 return 1
 """)
 
@@ -107,23 +163,25 @@ return 1
 # A running job whose lease lapsed goes back to `pending/queued`; returns 1 when this call did it.
 REQUEUE_STALE = _lua("""
 local id = ARGV[2]
-local status = redis.call('HGET', KEYS[1], 'status')
+local status = redis.call('HGET', KEYS[1], '$F_STATUS')
 if status ~= '$RUNNING' then redis.call('SREM', KEYS[3], id) return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'status', '$PENDING', 'stage', '$QUEUED', 'updatedAt', ARGV[1],
-  'worker', '')
+redis.call('HSET', KEYS[1], '$F_STATUS', '$PENDING', '$F_STAGE', '$QUEUED',
+  '$F_UPDATED_AT', ARGV[1], '$F_WORKER', '')
 redis.call('SREM', KEYS[3], id)
+render(KEYS[1], id)
 return 1
 """)
 
 # KEYS: job hash, lease, running set. ARGV: now, owner, job id.
 # The worker running a job gives it back (it is shutting down); returns 1 when it did.
 HAND_BACK = _lua("""
-if redis.call('HGET', KEYS[1], 'status') ~= '$RUNNING' then return 0 end
-if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'status', '$PENDING', 'stage', '$QUEUED', 'updatedAt', ARGV[1],
-  'worker', '')
+if redis.call('HGET', KEYS[1], '$F_STATUS') ~= '$RUNNING' then return 0 end
+if redis.call('HGET', KEYS[1], '$F_WORKER') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], '$F_STATUS', '$PENDING', '$F_STAGE', '$QUEUED',
+  '$F_UPDATED_AT', ARGV[1], '$F_WORKER', '')
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[3])
+render(KEYS[1], ARGV[3])
 return 1
 """)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -27,7 +29,7 @@ from modeltrain.constants import (
     Stage,
 )
 from modeltrain.jobs import scripts
-from modeltrain.jobs.models import Job, JobOptions
+from modeltrain.jobs.models import Field, Job, JobOptions, number_text
 
 
 def _now_iso() -> str:
@@ -55,14 +57,29 @@ class AsyncJobReader:
         self._redis = client
         self._keys = keys
         self._timeout = timeout  # seconds
+        self._render = client.register_script(scripts.RENDER)
 
     async def get(self, job_id: str) -> Job | None:
+        async with self._deadline():
+            raw = await self._redis.hgetall(self._keys.job(job_id))
+        return Job.from_hash(job_id, _record(raw)) if raw else None
+
+    async def status_document(self, job_id: str) -> bytes | None:
+        """The job's status document as JSON, or None for no such job: one ``HGET``."""
+        key = self._keys.job(job_id)
+        async with self._deadline():
+            doc = await self._redis.hget(key, Field.STATUS_JSON.value)
+            if doc is None:  # no such job, or one written before documents were kept
+                doc = await self._render(keys=[key], args=[job_id])
+        return cast(bytes | None, doc)
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
         try:
             async with asyncio.timeout(self._timeout):
-                raw = await self._redis.hgetall(self._keys.job(job_id))
+                yield
         except TimeoutError:
             raise redis.exceptions.TimeoutError("Redis did not answer in time") from None
-        return Job.from_hash(job_id, _record(raw)) if raw else None
 
 
 class JobStore:
@@ -70,6 +87,7 @@ class JobStore:
         self._redis = client
         self._keys = keys
         self._retention = retention_seconds
+        self._create = client.register_script(scripts.CREATE)
         self._update = client.register_script(scripts.UPDATE)
         self._queue = client.register_script(scripts.QUEUE)
         self._claim = client.register_script(scripts.CLAIM)
@@ -84,24 +102,12 @@ class JobStore:
     ) -> Job:
         """A new job in `pending/uploading`; it expires after ``ttl_seconds`` unless queued."""
         job_id = job_id or new_job_id()
-        now = _now_iso()
-        mapping: dict[Any, str | int] = {
-            "status": JobStatus.PENDING.value,
-            "stage": Stage.UPLOADING.value,
-            "progress": 0,
-            "filename": filename,
-            "createdAt": now,
-            "updatedAt": now,
-            "options": options.to_json(),
-            "attempts": 0,
-        }
-        key = self._keys.job(job_id)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(key, mapping=mapping)
-        pipe.expire(key, ttl_seconds)
-        pipe.zadd(self._keys.jobs_index(), {job_id: time.time()})
-        pipe.execute()
-        return Job.from_hash(job_id, {k.encode(): str(v).encode() for k, v in mapping.items()})
+        args: builtins.list[Any] = [_now_iso(), ttl_seconds, time.time(), job_id]
+        args += [Field.FILENAME.value, filename, Field.OPTIONS.value, options.to_json()]
+        self._create(keys=[self._keys.job(job_id), self._keys.jobs_index()], args=args)
+        job = self.get(job_id)
+        assert job is not None  # just written
+        return job
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(self._keys.job(job_id))
@@ -138,7 +144,7 @@ class JobStore:
         ids = _texts(self._redis.zrevrange(self._keys.jobs_index(), 0, limit - 1))
         pipe = self._redis.pipeline(transaction=False)
         for job_id in ids:
-            pipe.hget(self._keys.job(job_id), "status")
+            pipe.hget(self._keys.job(job_id), Field.STATUS.value)
         counts: dict[JobStatus, int] = {}
         for raw in pipe.execute():
             if raw is not None:
@@ -154,13 +160,26 @@ class JobStore:
         status: JobStatus | None = None,
         stage: Stage | None = None,
         progress: int | None = None,
-        **values: Any,
+        options: JobOptions | None = None,
+        result: dict[str, Any] | None = None,
+        model_id: str | None = None,
+        error: str | None = None,
+        best_score: float | None = None,
+        eta_seconds: float | None = None,
     ) -> bool:
-        """Apply an update unless the job is finished; True when it was applied."""
-        if stage is not None:
-            values["stage"] = stage.value
-            if progress is None:
-                progress = STAGE_PROGRESS[stage]
+        """Apply an update unless the job is finished; True when it was applied. A value not
+        given (None) is left as it was; ``error=""`` clears an earlier error."""
+        if stage is not None and progress is None:
+            progress = STAGE_PROGRESS[stage]
+        values: dict[Field, str | None] = {
+            Field.STAGE: None if stage is None else stage.value,
+            Field.OPTIONS: None if options is None else options.to_json(),
+            Field.RESULT: None if result is None else orjson.dumps(result).decode(),
+            Field.MODEL_ID: model_id,
+            Field.ERROR: error,
+            Field.BEST_SCORE: None if best_score is None else number_text(best_score),
+            Field.ETA_SECONDS: None if eta_seconds is None else number_text(eta_seconds),
+        }
         args: builtins.list[Any] = [
             _now_iso(),
             "" if progress is None else int(progress),
@@ -168,10 +187,9 @@ class JobStore:
             "" if status is None else status.value,
             job_id,
         ]
-        for name, value in values.items():
-            if isinstance(value, dict | list):
-                value = orjson.dumps(value).decode()
-            args.extend([name, "" if value is None else value])
+        for field, value in values.items():
+            if value is not None:
+                args.extend([field.value, value])
         return self._update(keys=self._job_keys(job_id), args=args) == 1
 
     def _job_keys(self, job_id: str) -> builtins.list[str]:
@@ -240,12 +258,9 @@ class JobStore:
     ) -> bool:
         """Move a job on (``progress`` None: the stage's start), with the model search's best
         score and time left when known; a value not given is left as it was."""
-        search: dict[str, Any] = {}
-        if best_score is not None:
-            search["bestScore"] = best_score
-        if eta_seconds is not None:
-            search["etaSeconds"] = eta_seconds
-        return self.update(job_id, stage=stage, progress=progress, **search)
+        return self.update(
+            job_id, stage=stage, progress=progress, best_score=best_score, eta_seconds=eta_seconds
+        )
 
     def complete(self, job_id: str, result: dict[str, Any], model_id: str) -> bool:
         return self.update(
@@ -254,7 +269,7 @@ class JobStore:
             stage=Stage.DONE,
             progress=100,
             result=result,
-            modelId=model_id,
+            model_id=model_id,
             error="",
         )
 
@@ -268,7 +283,7 @@ class JobStore:
 
     def request_finish(self, job_id: str) -> bool:
         """Ask a running job to stop its search and keep the best model so far."""
-        return self._finish(keys=[self._keys.job(job_id)], args=[_now_iso()]) == 1
+        return self._finish(keys=[self._keys.job(job_id)], args=[_now_iso(), job_id]) == 1
 
     def cancel(self, job_id: str) -> bool:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job

@@ -232,7 +232,7 @@ class UploadService:
         if fmt is None:
             return job
         options = replace(job.options, encoding=fmt.encoding, delimiter=fmt.delimiter)
-        self._store.update(job.id, options=options.to_json())
+        self._store.update(job.id, options=options)
         return replace(job, options=options)
 
     def _queue_once(self, job: Job) -> Job:
@@ -252,7 +252,8 @@ class UploadService:
             self._store.fail(job.id, message)
             raise ServiceUnavailable(message, trackingId=job.id) from exc
         log.info("upload.completed", extra=fields(job_id=job.id))
-        return self._store.get(job.id) or current
+        # As this request left it: a worker may already have claimed it since.
+        return replace(current, stage=Stage.QUEUED)
 
 
 def _expected(result: ChunkResult) -> int | None:

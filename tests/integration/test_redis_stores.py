@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 
+import orjson
 import pytest
+import redis.asyncio
 
 from modeltrain.constants import JobStatus, Keys, Stage
-from modeltrain.jobs import JobOptions, JobStore
+from modeltrain.jobs import AsyncJobReader, JobOptions, JobStore
+from modeltrain.jobs.models import STATUS_DOCUMENT, Field
 from modeltrain.uploads.staging import ChunkOutcome, UploadStaging
 
 pytestmark = pytest.mark.integration
@@ -52,6 +56,69 @@ def test_a_completed_job_holds_its_result_and_model_id(store):
     assert done.status == JobStatus.COMPLETED and done.progress == 100
     assert done.result == {"metrics": {"r2": 0.9}} and done.model_id == "models:/m/3"
     assert done.options.target == "y" and done.attempts == 1
+
+
+def _documents(redis_server, keys, job_ids: list[str]) -> list[dict | None]:
+    """Status documents as the API's poll reads them (its async reader, one HGET each)."""
+
+    async def read() -> list[dict | None]:
+        client = redis.asyncio.Redis.from_url(redis_server.url)
+        try:
+            reader = AsyncJobReader(client, keys)
+            docs = [await reader.status_document(job_id) for job_id in job_ids]
+        finally:
+            await client.aclose()
+        return [None if doc is None else orjson.loads(doc) for doc in docs]
+
+    return asyncio.run(read())
+
+
+def test_every_change_keeps_the_stored_status_document_current(store, redis_server, keys):
+    options = JobOptions(target="y", time_budget=7.5)
+    job = store.create('a "quoted"/name.csv', options, ttl_seconds=60)
+    seen = []
+
+    def check() -> dict:
+        [doc] = _documents(redis_server, keys, [job.id])
+        current = store.get(job.id)
+        assert doc["trackingId"] == job.id and list(doc)[1:] == [k for k, _, _ in STATUS_DOCUMENT]
+        assert doc["status"] == current.status.value and doc["stage"] == current.stage.value
+        assert doc["progress"] == current.progress and doc["attempts"] == current.attempts
+        assert doc["updatedAt"] == current.updated_at and doc["worker"] == current.worker
+        assert doc["bestScore"] == current.best_score and doc["eta"] == current.eta_seconds
+        assert doc["result"] == current.result and doc["error"] == current.error
+        seen.append(doc["stage"])
+        return doc
+
+    first = check()
+    assert first["filename"] == 'a "quoted"/name.csv' and first["result"] is None
+    assert first["options"]["target"] == "y" and first["options"]["timeBudget"] == 7.5
+    store.mark_queued(job.id, options)
+    check()
+    store.claim(job.id, "w1", 30, 2)
+    assert check()["worker"] == "w1"
+    store.progress(job.id, Stage.TRAINING, 40, best_score=0.875, eta_seconds=12.5)
+    assert check()["bestScore"] == 0.875
+    store.progress(job.id, Stage.TRAINING, 45, best_score=float("nan"))  # not JSON: left null
+    store.request_finish(job.id)
+    check()
+    store.complete(job.id, {"metrics": {"r2": 0.9}, "warnings": []}, "models:/m/3")
+    done = check()
+    assert done["modelId"] == "models:/m/3" and done["result"]["warnings"] == []
+    assert seen == ["uploading", "queued", "loading", "training", "training", "done"]
+
+
+def test_a_record_written_before_documents_were_kept_gets_one_on_its_first_poll(
+    store, redis_server, redis_client, keys
+):
+    job = store.create("old.csv", JobOptions(target="y"), ttl_seconds=60)
+    redis_client.hdel(keys.job(job.id), Field.STATUS_JSON.value)
+    # and its options as the older code stored them
+    redis_client.hset(keys.job(job.id), Field.OPTIONS.value, b'{"target":"y","model_name":"m"}')
+    doc, missing = _documents(redis_server, keys, [job.id, "no-such-job"])
+    assert doc["trackingId"] == job.id and doc["status"] == "pending" and missing is None
+    assert store.get(job.id).options.model_name == "m"
+    assert redis_client.hexists(keys.job(job.id), Field.STATUS_JSON.value)
 
 
 def test_listing_drops_expired_jobs(store, redis_client, keys):

@@ -79,10 +79,10 @@ STATUS_OPERATION = {
 async def job_status(request: Request) -> Response:
     """The hottest route: clients poll it. See install_fast_status_route."""
     tracking_id = request.path_params["trackingId"]
-    job = await request.app.state.services.job_reader.get(tracking_id)
-    if job is None:
+    doc = await request.app.state.services.job_reader.status_document(tracking_id)
+    if doc is None:
         raise NotFound(f"unknown trackingId {tracking_id!r}", trackingId=tracking_id)
-    return Response(orjson.dumps(job.to_status()), media_type="application/json")
+    return Response(doc, media_type="application/json")
 
 
 def install_fast_status_route(app: FastAPI) -> None:
@@ -96,26 +96,24 @@ def install_fast_status_route(app: FastAPI) -> None:
     response_class=StreamingResponse,
 )
 async def job_events(trackingId: str, request: Request, services: ServicesDep) -> Response:
-    if await services.job_reader.get(trackingId) is None:
+    if await services.job_reader.status_document(trackingId) is None:
         raise NotFound(f"unknown trackingId {trackingId!r}", trackingId=trackingId)
 
     async def stream() -> AsyncIterator[bytes]:
         last = None
         quiet = 0.0
         while not await request.is_disconnected():
-            job = await services.job_reader.get(trackingId)
-            if job is None:
+            doc = await services.job_reader.status_document(trackingId)
+            if doc is None:
                 yield b"event: gone\ndata: {}\n\n"
                 return
-            doc = job.to_status()
-            key = (doc["updatedAt"], doc["progress"], doc["status"], doc["stage"])
-            if key != last:
-                last, quiet = key, 0.0
-                yield b"event: status\ndata: " + orjson.dumps(doc) + b"\n\n"
+            if doc != last:
+                last, quiet = doc, 0.0
+                yield b"event: status\ndata: " + doc + b"\n\n"
             elif quiet >= EVENTS_KEEPALIVE_SECONDS:
                 quiet = 0.0
                 yield b": keep-alive\n\n"
-            if job.status.is_terminal:
+            if JobStatus(orjson.loads(doc)["status"]).is_terminal:
                 return
             await asyncio.sleep(EVENTS_POLL_SECONDS)
             quiet += EVENTS_POLL_SECONDS
