@@ -59,3 +59,25 @@ def slow_frame(rows: int = 60_000, seed: int = 0) -> pd.DataFrame:
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(12)]).round(4)
     df["y"] = (y + rng.normal(0, 0.05, size=rows)).round(4)
     return df
+
+
+def mixed_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Every kind of column the featurizer knows: numbers, a category, dates and free text; a
+    label that depends on the number and the category."""
+    rng = np.random.default_rng(seed)
+    amount = rng.gamma(2.0, 50.0, size=rows).round(2)
+    segment = rng.choice(["retail", "business", "public"], size=rows)
+    words = np.array(["late", "fine", "again", "refund", "thanks", "broken", "slow", "great"])
+    df = pd.DataFrame(
+        {
+            "amount": amount,
+            "segment": segment,
+            "signup": (
+                pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), "D")
+            ).strftime("%Y-%m-%d"),
+            "comment": [" ".join(rng.choice(words, size=rng.integers(3, 7))) for _ in range(rows)],
+        }
+    )
+    score = (amount - 100) / 40 + (segment == "business") * 1.5 + rng.normal(0, 0.4, rows)
+    df["label"] = np.where(score > 0.2, "yes", "no")
+    return df

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import Task
-from modeltrain.pipeline.linear_encoder import LinearEncoder
+from modeltrain_model.linear_encoder import LinearEncoder
 
 MAX_BOOSTING_ROUNDS = 3000
 EARLY_STOPPING_ROUNDS = 50

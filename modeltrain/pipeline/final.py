@@ -13,9 +13,10 @@ import numpy as np
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.ensemble import Ensemble, select_weights
 from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.search import SearchResult, Trial
+from modeltrain.pipeline.selection import select_weights
+from modeltrain_model.ensemble import Ensemble
 
 MIN_ENSEMBLE_GAIN = 1e-4  # validation score an ensemble must add over the best single model
 

@@ -22,8 +22,8 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.ensemble import member_output
 from modeltrain.pipeline.metrics import output_score
+from modeltrain_model.ensemble import member_output
 
 CV_FOLDS_SMALL, CV_ROWS_SMALL = 5, 2_000  # up to this many rows: 5-fold cross-validation
 CV_FOLDS_MEDIUM, CV_ROWS_MEDIUM = 3, 20_000  # up to this many: 3 folds; above: one split

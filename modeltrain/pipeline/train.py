@@ -15,14 +15,15 @@ from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import STAGE_PROGRESS, Stage, Task
 from modeltrain.exceptions import TrainingError
-from modeltrain.pipeline.ensemble import Ensemble
 from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
-from modeltrain.pipeline.featurizer import Featurizer
 from modeltrain.pipeline.final import as_ensemble, choose, describe, fit_members
 from modeltrain.pipeline.guardrails import build_report
 from modeltrain.pipeline.metrics import classification_metrics, primary_metric, regression_metrics
 from modeltrain.pipeline.search import Trial, search
 from modeltrain.pipeline.tasks import clean_target, detect_task
+from modeltrain_model.ensemble import Ensemble
+from modeltrain_model.explain import ExplanationUnavailable, explain
+from modeltrain_model.featurizer import Featurizer
 
 # progress(stage, percent=None, best_score=None, eta_seconds=None): percent None means the
 # stage's start (STAGE_PROGRESS); best_score is the primary metric of the best candidate so far,
@@ -30,6 +31,7 @@ from modeltrain.pipeline.tasks import clean_target, detect_task
 ProgressFn = Callable[..., None]
 HOLDOUT_SHARE = 0.2
 IMPORTANCE_ROWS = 500  # held-out rows used for permutation importance
+EXPLAIN_ROWS = 500  # held-out rows whose contributions make `result.explanations`
 # Refitting on all rows (holdout included) may end the job this far past its budget:
 # seconds, or a share of the budget when that is more.
 REFIT_GRACE, REFIT_GRACE_SHARE = 1.0, 0.05
@@ -65,6 +67,8 @@ class TrainedModel:
     holdout: dict[str, Any] = field(default_factory=dict)  # y_true, y_pred, proba of the winner
     importance: dict[str, float] = field(default_factory=dict)  # permutation importance
     search: dict[str, Any] = field(default_factory=dict)  # validation scheme, trials, refit
+    # mean |contribution| per input column on the held-out rows (modeltrain_model/explain.py)
+    explanations: dict[str, float] = field(default_factory=dict)
 
 
 def _example(X: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
@@ -196,6 +200,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         model = as_ensemble(fitted, task, data.classes)
         pipeline = Pipeline([("features", featurizer), ("model", model)])
     estimator, params, leaderboard = describe(found, picked, score, task, metric)
+    explanations = _mean_contributions(pipeline, X_test)
     return TrainedModel(
         pipeline=pipeline,
         task=task,
@@ -215,6 +220,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         guardrails={**report, "columnTypes": plan.kinds()},
         holdout=holdout,
         importance=importance,
+        explanations=explanations,
         search={
             "validation": found.validation,
             "trials": len(found.trials),
@@ -256,6 +262,19 @@ def _importance(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -
     except ValueError:  # e.g. a class missing from the sample: no importance, not a failure
         return {}
     return _shares(dict(zip(X.columns, result.importances_mean, strict=True)))
+
+
+def _mean_contributions(pipeline: Pipeline, X: pd.DataFrame) -> dict[str, float]:
+    """Mean |contribution| per input column over (a sample of) the held-out rows, largest
+    first, explained by the registered pipeline."""
+    sample = X if len(X) <= EXPLAIN_ROWS else X.sample(n=EXPLAIN_ROWS, random_state=0)
+    try:
+        out = explain(pipeline, sample, list(X.columns))
+    except ExplanationUnavailable:
+        return {}
+    means = np.abs(out.contributions).mean(axis=0)
+    pairs = sorted(zip(out.columns, means.tolist(), strict=True), key=lambda p: -p[1])
+    return {name: round(value, 6) for name, value in pairs}
 
 
 def _shares(values: dict[str, float]) -> dict[str, float]:

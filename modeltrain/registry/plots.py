@@ -1,5 +1,6 @@
 """PNG plots of a trained model's held-out predictions: confusion matrix and ROC for classifiers,
-predicted-vs-actual and residuals for regressors, and the permutation importance."""
+predicted-vs-actual and residuals for regressors, the importance, and the mean |contribution|
+per column (a SHAP summary bar chart)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from modeltrain.constants import Task  # noqa: E402
 MAX_ROC_CLASSES = 10  # one curve per class up to this many classes
 
 
-def plot_names(task: Task, with_importance: bool) -> list[str]:
+def plot_names(task: Task, with_importance: bool, with_explanations: bool = False) -> list[str]:
     """The plots a run of this task has (see plots())."""
     names = (
         ["confusion_matrix", "roc"]
         if task == Task.CLASSIFICATION
         else ["predicted_vs_actual", "residuals"]
     )
-    return names + (["feature_importance"] if with_importance else [])
+    names += ["feature_importance"] if with_importance else []
+    return names + (["shap_summary"] if with_explanations else [])
 
 
 def _figure() -> tuple[Figure, Any]:
@@ -34,7 +36,12 @@ def _figure() -> tuple[Figure, Any]:
     return fig, ax
 
 
-def plots(task: Task, holdout: dict[str, Any], importance: dict[str, float]) -> dict[str, Figure]:
+def plots(
+    task: Task,
+    holdout: dict[str, Any],
+    importance: dict[str, float],
+    explanations: dict[str, float] | None = None,
+) -> dict[str, Figure]:
     """name -> figure; the caller saves and closes them."""
     figures: dict[str, Figure] = {}
     y_true, y_pred = holdout["y_true"], holdout["y_pred"]
@@ -74,6 +81,13 @@ def plots(task: Task, holdout: dict[str, Any], importance: dict[str, float]) -> 
         ax.set(xlabel="share of importance", title="Feature importance")
         fig.tight_layout()
         figures["feature_importance"] = fig
+    if explanations:
+        top = list(explanations.items())[:20][::-1]
+        fig, ax = _figure()
+        ax.barh([name for name, _ in top], [value for _, value in top], color="#7a4fd6")
+        ax.set(xlabel="mean |contribution| (SHAP)", title="SHAP summary (held-out rows)")
+        fig.tight_layout()
+        figures["shap_summary"] = fig
     return figures
 
 

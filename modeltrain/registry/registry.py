@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 # Types inside our pipelines that skops must be told to trust when it (de)serialises them
 # (a unit test checks that a trained pipeline holds no others).
 SKOPS_TRUSTED_TYPES = [
-    "modeltrain.pipeline.featurizer.Featurizer",
-    "modeltrain.pipeline.ensemble.Ensemble",
-    "modeltrain.pipeline.linear_encoder.LinearEncoder",
+    "modeltrain_model.featurizer.Featurizer",
+    "modeltrain_model.ensemble.Ensemble",
+    "modeltrain_model.linear_encoder.LinearEncoder",
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.sklearn.LGBMRegressor",
     "lightgbm.basic.Booster",
@@ -59,14 +59,34 @@ CANDIDATE_LOG_THREADS = 8  # concurrent requests logging the search's nested run
 NESTED_RUNS = 50
 
 
+# What a registered version needs to load and predict anywhere, beside the code it carries
+# (``modeltrain_model``, imported by the pipeline): explicit, because MLflow's own inference of
+# requirements takes seconds per model. scipy and joblib come with scikit-learn.
+MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "skops")
+
+
 def _pip_requirements() -> list[str]:
-    """Explicit requirements: MLflow's own inference takes seconds per model."""
     from importlib.metadata import version
 
-    return [
-        f"{pkg}=={version(pkg)}"
-        for pkg in ("mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "skops")
-    ]
+    return [f"{pkg}=={version(pkg)}" for pkg in MODEL_REQUIREMENTS]
+
+
+@contextlib.contextmanager
+def _shipped_code() -> Iterator[list[str]]:
+    """The ``code_paths`` of every version: a copy of the ``modeltrain_model`` package (its
+    sources only, no ``__pycache__``)."""
+    import shutil
+
+    import modeltrain_model
+
+    with tempfile.TemporaryDirectory(prefix="modeltrain-code-") as tmp:
+        target = os.path.join(tmp, "modeltrain_model")
+        shutil.copytree(
+            os.path.dirname(modeltrain_model.__file__),
+            target,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        yield [target]
 
 
 class RegistrationGateError(TrainingError):
@@ -176,14 +196,16 @@ class Registry:
             signature = infer_signature(
                 trained.input_example, trained.pipeline.predict(trained.input_example)
             )
-            info = mlflow.sklearn.log_model(
-                trained.pipeline,
-                name="model",
-                signature=signature,
-                input_example=trained.input_example,
-                pip_requirements=_pip_requirements(),
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            )
+            with _shipped_code() as code_paths:
+                info = mlflow.sklearn.log_model(
+                    trained.pipeline,
+                    name="model",
+                    signature=signature,
+                    input_example=trained.input_example,
+                    pip_requirements=_pip_requirements(),
+                    code_paths=code_paths,
+                    skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                )
             if on_stage:
                 on_stage("registering")
             version = mlflow.register_model(
@@ -259,9 +281,13 @@ class Registry:
         mlflow.log_dict(trained.guardrails, "report/guardrails.json")
         if trained.importance:
             mlflow.log_dict(trained.importance, "report/feature_importance.json")
+        if trained.explanations:
+            mlflow.log_dict(trained.explanations, "report/mean_contributions.json")
         from modeltrain.registry import plots  # matplotlib: only where models are logged
 
-        figures = plots.plots(trained.task, trained.holdout, trained.importance)
+        figures = plots.plots(
+            trained.task, trained.holdout, trained.importance, trained.explanations
+        )
         try:
             for name, figure in figures.items():
                 mlflow.log_figure(figure, f"plots/{name}.png")

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import pandas as pd
 from anyio import to_thread
 
-from modeltrain.columns import ColumnBatch
+from modeltrain_model.columns import ColumnBatch
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ an LRU. Concurrent first requests for one version wait for a single load."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +31,9 @@ def import_model_libraries() -> None:
     import mlflow.sklearn  # noqa: F401
     import skops.io  # noqa: F401
 
-    import modeltrain.pipeline.featurizer  # noqa: F401
+    import modeltrain_model.ensemble  # noqa: F401
+    import modeltrain_model.featurizer  # noqa: F401
+    import modeltrain_model.linear_encoder  # noqa: F401
 
 
 @dataclass(eq=False)
@@ -47,7 +50,7 @@ class LoadedModel:
     def takes_columns(self) -> bool:
         """A pipeline of ours (its first step is our Featurizer): it predicts from a
         ColumnBatch, with no DataFrame built per request."""
-        from modeltrain.pipeline.featurizer import Featurizer  # loaded with the model already
+        from modeltrain_model.featurizer import Featurizer  # loaded with the model already
 
         steps = getattr(self.raw, "steps", None)
         return bool(steps) and isinstance(steps[0][1], Featurizer)  # type: ignore[index]
@@ -87,9 +90,7 @@ def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
         raise Conflict(f"models:/{name}/{version} is not ready (status {mv.status})")
     import_model_libraries()
     started = time.monotonic()
-    # suppress_warnings skips MLflow's check of the model's pip requirements against this
-    # environment: a warning only, and it scans every installed package (1.1 s measured).
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}", suppress_warnings=True)
+    model = _load_pyfunc(f"models:/{name}/{version}")
     schema = model.metadata.get_input_schema()
     columns = [
         (col.name, getattr(col.type, "name", str(col.type)), bool(col.required))
@@ -105,6 +106,21 @@ def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
         extra=fields(model=name, version=version, seconds=round(loaded.load_seconds, 3)),
     )
     return loaded
+
+
+def _load_pyfunc(uri: str) -> Any:
+    """``mlflow.pyfunc.load_model``, leaving ``sys.path`` as it was: MLflow puts each version's
+    shipped code directory (``code_paths``) in front of it, and a service that loads many
+    versions over its life would otherwise collect one entry per load. Here the service's own
+    ``modeltrain_model`` (imported above) serves every version; the shipped copy is for loading
+    the version anywhere else."""
+    before = list(sys.path)
+    try:
+        # suppress_warnings skips MLflow's check of the model's pip requirements against this
+        # environment: a warning only, and it scans every installed package (1.1 s measured).
+        return mlflow.pyfunc.load_model(uri, suppress_warnings=True)
+    finally:
+        sys.path[:] = before
 
 
 class ModelCache:

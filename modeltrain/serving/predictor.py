@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from modeltrain.columns import ColumnBatch
 from modeltrain.exceptions import InvalidInput, PayloadTooLarge
 from modeltrain.serving.cache import LoadedModel
+from modeltrain_model.columns import ColumnBatch
 
 _NUMERIC = {"double", "float", "long", "integer"}
 SMALL_REQUEST_ROWS = 256  # up to this many records are turned into a frame in plain Python
@@ -61,11 +61,18 @@ def frame_from_csv(raw: bytes, max_rows: int) -> pd.DataFrame:
 
 
 def answer_as_csv(answer: dict[str, Any]) -> bytes:
-    """A prediction answer as CSV: a `prediction` column, and one `proba_<class>` column per
-    class when probabilities were asked for."""
+    """A prediction answer as CSV: a `prediction` column, one `proba_<class>` column per class
+    when probabilities were asked for, and `value`, `base` and one `contrib_<column>` per input
+    column when explanations were."""
     out = pd.DataFrame({"prediction": answer["predictions"]})
     for i, label in enumerate(answer.get("classes") or []):
         out[f"proba_{label}"] = [row[i] for row in answer["probabilities"]]
+    explained = answer.get("explanations")
+    if explained:
+        out["value"] = [row["value"] for row in explained]
+        out["base"] = [row["base"] for row in explained]
+        for column in explained[0]["contributions"]:
+            out[f"contrib_{column}"] = [row["contributions"][column] for row in explained]
     return out.to_csv(index=False).encode()
 
 

@@ -3,8 +3,8 @@ import threading
 
 import numpy as np
 
-from modeltrain.pipeline.featurizer import ColumnBatch
 from modeltrain.serving.batching import MicroBatcher
+from modeltrain_model.columns import ColumnBatch
 
 
 def _recording_run(calls):

@@ -6,8 +6,8 @@ import skops.io
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.ensemble import Ensemble, member_output
 from modeltrain.registry.registry import SKOPS_TRUSTED_TYPES
+from modeltrain_model.ensemble import Ensemble, member_output
 
 
 def _data(task: Task, rows: int = 300):
@@ -77,7 +77,7 @@ def test_every_type_in_a_trained_ensemble_is_one_skops_is_told_to_trust():
 
 
 def test_the_linear_encoder_imputes_scales_and_one_hot_encodes():
-    from modeltrain.pipeline.linear_encoder import LinearEncoder
+    from modeltrain_model.linear_encoder import LinearEncoder
 
     X = np.array([[1.0, 0.0], [np.nan, 1.0], [3.0, 1.0], [5.0, np.nan], [7.0, 0.0]])
     enc = LinearEncoder(categorical=[1]).fit(X)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from modeltrain.pipeline.features import normalise_features, plan_columns
-from modeltrain.pipeline.featurizer import Featurizer
+from modeltrain_model.featurizer import Featurizer
 
 
 def _mixed_frame(rows: int = 200) -> pd.DataFrame:

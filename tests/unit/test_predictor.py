@@ -87,9 +87,9 @@ def test_records_and_csv_rows_become_the_same_frame():
 
 def test_a_pipeline_of_ours_predicts_the_same_from_columns_as_from_a_frame():
     from modeltrain.pipeline import TrainOptions, train
-    from modeltrain.pipeline.featurizer import ColumnBatch
     from modeltrain.serving.batching import concat
     from modeltrain.serving.predictor import run_model
+    from modeltrain_model.columns import ColumnBatch
     from tests.factories import classification_frame
 
     trained = train(classification_frame(rows=200), TrainOptions(target="churn", time_budget=2))

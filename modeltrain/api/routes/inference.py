@@ -18,6 +18,7 @@ from modeltrain.exceptions import InvalidInput
 from modeltrain.registry import parse_model_id
 from modeltrain.serving import LoadedModel, answer_as_csv, frame_from_csv, frame_from_request
 from modeltrain.serving.batching import MicroBatcher
+from modeltrain.serving.explanations import check_explainable, explanations
 from modeltrain.serving.predictor import (
     SMALL_REQUEST_ROWS,
     Rows,
@@ -45,6 +46,7 @@ REQUEST_BODY = {
                     "dataframe_records": {"type": "array", "items": {"type": "object"}},
                     "dataframe_split": {"type": "object"},
                     "probabilities": {"type": "boolean"},
+                    "explain": {"type": "boolean"},
                 },
             }
         },
@@ -66,6 +68,7 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], R
         body = {
             "modelId": params["modelId"],
             "probabilities": params.get("probabilities", "").lower() in _TRUE,
+            "explain": params.get("explain", "").lower() in _TRUE,
         }
         return body, await run_in_threadpool(frame_from_csv, raw, max_rows)
     try:
@@ -128,8 +131,18 @@ async def predict_route(request: Request) -> Response:
     probabilities = bool(body.get("probabilities", False))
     if probabilities:
         check_probabilities(model)
+    explain = bool(body.get("explain", False))
+    if explain:
+        check_explainable(model)
     data = await _frame(rows, model)
     result = answer(model, *await _batcher(model).submit(data, probabilities))
+    if explain:
+        small = isinstance(rows, list) and len(rows) <= INLINE_ROWS
+        result["explanations"] = (
+            explanations(model, data)
+            if small
+            else await run_in_threadpool(explanations, model, data)
+        )
     metrics = request.app.state.metrics
     label = model.model_id.removeprefix("models:/")
     metrics.predict.labels(label).observe(time.perf_counter() - started)
