@@ -214,13 +214,19 @@ def test_reports_plots_and_the_champion_alias_land_in_mlflow(stack):
         "plots/confusion_matrix.png",
         "plots/roc.png",
         "plots/feature_importance.png",
+        "plots/shap_summary.png",
     }
     reports = {a.path for a in registry.list_artifacts(run_id, "report")}
-    assert {"report/guardrails.json", "report/leaderboard.json"} <= reports
+    assert {
+        "report/guardrails.json",
+        "report/leaderboard.json",
+        "report/mean_contributions.json",
+    } <= reports
     result = first["result"]
     assert result["guardrails"]["leakage"] == {} and "warnings" in result["guardrails"]
     assert set(result["featureImportance"]) <= {"age", "income", "city"}
-    assert result["plots"] == ["confusion_matrix", "roc", "feature_importance"]
+    assert result["plots"] == ["confusion_matrix", "roc", "feature_importance", "shap_summary"]
+    assert set(result["explanations"]) == {"age", "income", "city"}
     with stack.http() as client:
         png = client.get(f"/api/model-train/{first['trackingId']}/plots/roc")
         missing = client.get(f"/api/model-train/{first['trackingId']}/plots/nope")
