@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -34,6 +33,9 @@ from modeltrain.jobs.models import Field, Job, JobOptions, number_text
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_STATUS_JSON = Field.STATUS_JSON.value
 
 
 def new_job_id() -> str:
@@ -60,24 +62,23 @@ class AsyncJobReader:
         self._render = client.register_script(scripts.RENDER)
 
     async def get(self, job_id: str) -> Job | None:
-        async with self._deadline():
-            raw = await self._redis.hgetall(self._keys.job(job_id))
+        raw = await self._answer(self._redis.hgetall(self._keys.job(job_id)))
         return Job.from_hash(job_id, _record(raw)) if raw else None
 
     async def status_document(self, job_id: str) -> bytes | None:
         """The job's status document as JSON, or None for no such job: one ``HGET``."""
         key = self._keys.job(job_id)
-        async with self._deadline():
-            doc = await self._redis.hget(key, Field.STATUS_JSON.value)
-            if doc is None:  # no such job, or one written before documents were kept
-                doc = await self._render(keys=[key], args=[job_id])
+        doc = await self._answer(self._redis.hget(key, _STATUS_JSON))
+        if doc is None:  # no such job, or one written before documents were kept
+            doc = await self._answer(self._render(keys=[key], args=[job_id]))
         return cast(bytes | None, doc)
 
-    @contextlib.asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[None]:
+    async def _answer(self, command: Awaitable[Any]) -> Any:
+        """A command's reply within the timeout (a plain coroutine: an async context manager
+        made per poll cost a tenth of the poll's time, profiled)."""
         try:
             async with asyncio.timeout(self._timeout):
-                yield
+                return await command
         except TimeoutError:
             raise redis.exceptions.TimeoutError("Redis did not answer in time") from None
 

@@ -143,6 +143,22 @@ $("train-form").addEventListener("submit", async (event) => {
   }
 });
 
+// Horizontal bars of [name, value] pairs: positive values to the right (green), negative to the
+// left (red), scaled to the largest magnitude.
+function bars(element, pairs) {
+  element.replaceChildren();
+  const largest = Math.max(1e-12, ...pairs.map(([, v]) => Math.abs(v)));
+  for (const [name, value] of pairs) {
+    const width = `${(100 * Math.abs(value)) / largest}%`;
+    const neg = Object.assign(document.createElement("div"), { className: "neg" });
+    const pos = Object.assign(document.createElement("div"), { className: "pos" });
+    (value < 0 ? neg : pos).style.width = width;
+    (value < 0 ? pos : neg).style.width = "0";
+    element.append(Object.assign(document.createElement("span"), { textContent: name }), neg, pos,
+      Object.assign(document.createElement("span"), { className: "num", textContent: fmt(value) }));
+  }
+}
+
 // --- one job ---------------------------------------------------------------------------------
 function renderJob(job) {
   $("job-id").textContent = job.trackingId;
@@ -172,6 +188,9 @@ function renderJob(job) {
     { label: "fit seconds", value: (r) => fmt(r.fitSeconds) }], result.leaderboard);
   table($("job-dropped"), [{ label: "column", value: (r) => r[0] }, { label: "why", value: (r) => r[1] }],
     Object.entries(result.droppedColumns || {}));
+  const drivers = Object.entries(result.explanations || {}).slice(0, 15);
+  $("job-why").hidden = drivers.length === 0;
+  bars($("job-why-bars"), drivers);
   $("job-warnings").replaceChildren(...((result.guardrails || {}).warnings || []).map((w) => Object.assign(document.createElement("li"), { textContent: w })));
   showPlots(job);
 }
@@ -262,6 +281,8 @@ $("predict-form").addEventListener("submit", async (event) => {
   $("predict-error").textContent = "";
   const modelId = $("predict-model").value.trim();
   const probabilities = $("predict-proba").checked;
+  const explain = $("predict-explain").checked;
+  $("predict-why").hidden = true;
   try {
     let rows;
     let result;
@@ -269,13 +290,13 @@ $("predict-form").addEventListener("submit", async (event) => {
     if (file) {
       const csv = await file.text();
       rows = csv.split(/\r?\n/).filter(Boolean).slice(1).map((line) => ({ row: line }));
-      result = await api(`/api/model-inference/predict?modelId=${encodeURIComponent(modelId)}&probabilities=${probabilities}`,
+      result = await api(`/api/model-inference/predict?modelId=${encodeURIComponent(modelId)}&probabilities=${probabilities}&explain=${explain}`,
         { method: "POST", body: csv, headers: { "Content-Type": "text/csv" } });
     } else {
       rows = JSON.parse($("predict-rows").value || "[]");
       result = await api("/api/model-inference/predict", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ modelId, inputs: rows, probabilities }),
+        body: JSON.stringify({ modelId, inputs: rows, probabilities, explain }),
       });
     }
     const columns = [{ label: "#", value: (r) => r.i + 1 }, { label: "prediction", value: (r) => fmt(r.p) }];
@@ -283,6 +304,20 @@ $("predict-form").addEventListener("submit", async (event) => {
     const inputKeys = Object.keys(rows[0] || {}).slice(0, 6);
     for (const key of inputKeys) columns.push({ label: key, value: (r) => fmt(rows[r.i]?.[key]) });
     table($("predict-table"), columns, result.predictions.map((p, i) => ({ p, i })));
+    if (result.explanations) {
+      const rowsShown = [...$("predict-table").tBodies[0].rows];
+      const why = (i) => {
+        const e = result.explanations[i];
+        rowsShown.forEach((tr, j) => tr.classList.toggle("picked", j === i));
+        const what = e.class !== undefined ? `P(${e.class}) = ${fmt(e.value)}` : `prediction ${fmt(e.value)}`;
+        $("predict-why-title").textContent = `Why row ${i + 1}: ${what}, base ${fmt(e.base)}`;
+        const pairs = Object.entries(e.contributions).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, 15);
+        bars($("predict-why-bars"), pairs);
+        $("predict-why").hidden = false;
+      };
+      rowsShown.forEach((tr, i) => tr.addEventListener("click", () => why(i)));
+      why(0);
+    }
   } catch (error) {
     $("predict-error").textContent = error instanceof SyntaxError ? `The rows are not valid JSON: ${error.message}` : error.message;
   }

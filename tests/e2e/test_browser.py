@@ -59,6 +59,9 @@ def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tm
     assert model_id.startswith("models:/customers/")
     assert "roc_auc" in page.text_content("#job-metrics")
     page.wait_for_function("document.querySelectorAll('#job-plots img').length >= 2")
+    # what drives the model: one bar row (name, two bar halves, number) per column it uses
+    page.wait_for_selector("#job-why:not([hidden])")
+    assert page.locator("#job-why-bars > span:not(.num)").count() >= 2
     page.screenshot(path=str(SHOTS / "2-job.png"), full_page=True)
 
     page.click("#job-predict")
@@ -71,6 +74,17 @@ def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tm
     page.wait_for_selector("#predict-table tbody tr")
     assert page.locator("#predict-table tbody tr").count() == 3
     assert "P(yes)" in page.text_content("#predict-table thead")
+    # the first row's contributions as a bar chart; clicking another row shows that one
+    page.wait_for_selector("#predict-why:not([hidden])")
+    assert page.text_content("#predict-why-title").startswith("Why row 1: P(")
+    names = page.locator("#predict-why-bars > span:not(.num)").all_text_contents()
+    assert set(names) == {"age", "income", "city"}
+    widths = page.eval_on_selector_all(
+        "#predict-why-bars > .pos, #predict-why-bars > .neg", "bars => bars.map(b => b.offsetWidth)"
+    )
+    assert max(widths) > 0, "no bar has a width"
+    page.locator("#predict-table tbody tr").nth(2).click()
+    assert page.text_content("#predict-why-title").startswith("Why row 3:")
     page.screenshot(path=str(SHOTS / "3-predict.png"), full_page=True)
 
     page.goto(f"{stack.api_url}/#/jobs")
