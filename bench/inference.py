@@ -235,7 +235,9 @@ def main() -> None:
         if serve is not None:
             serve.stop()
         stack.stop()
-    print({k: (statistics.median(v["single"]), v["c1"], v["c8"]) for k, v in results.items()})
+    print(
+        {k: (statistics.median(v["single"]), v.get("c1"), v.get("c8")) for k, v in results.items()}
+    )
     write_report(results, model_id, first_prediction, serve_start, args.quick, layers, estimator)
 
 
