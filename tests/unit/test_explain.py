@@ -112,3 +112,40 @@ def test_the_columns_the_target_depends_on_carry_the_contributions(kind):
     signal = mean_abs["x"] + mean_abs["colour"]
     assert signal > 0.8 * sum(mean_abs.values()), mean_abs
     assert mean_abs["noise"] < 0.2 * min(mean_abs["x"], mean_abs["colour"]), mean_abs
+
+
+OLD_TRUSTED_TYPES = [  # what versions registered before modeltrain_model carry in their MLmodel
+    "modeltrain.pipeline.featurizer.Featurizer",
+    "modeltrain.pipeline.ensemble.Ensemble",
+    "modeltrain.pipeline.linear_encoder.LinearEncoder",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.basic.Booster",
+    "sklearn.tree._tree.Tree",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "numpy.dtype",
+    "builtins.slice",
+]
+
+
+def test_a_pipeline_saved_under_the_old_module_names_still_loads_and_predicts(monkeypatch):
+    """A file written before the classes moved names ``modeltrain.pipeline.*``; those modules
+    re-export the classes, so the service keeps loading such versions."""
+    import skops.io
+
+    from modeltrain_model.linear_encoder import LinearEncoder
+
+    pipeline, df = _pipeline("binary", ("lightgbm", "linear"))
+    for cls, old in (
+        (Featurizer, "modeltrain.pipeline.featurizer"),
+        (Ensemble, "modeltrain.pipeline.ensemble"),
+        (LinearEncoder, "modeltrain.pipeline.linear_encoder"),
+    ):
+        monkeypatch.setattr(cls, "__module__", old)
+    saved = skops.io.dumps(pipeline)
+    monkeypatch.undo()
+    assert b"modeltrain.pipeline.featurizer" in saved and b"modeltrain_model" not in saved
+    loaded = skops.io.loads(saved, trusted=OLD_TRUSTED_TYPES)
+    assert isinstance(loaded.named_steps["features"], Featurizer)
+    np.testing.assert_array_equal(loaded.predict(df), pipeline.predict(df))
