@@ -1,5 +1,5 @@
-"""JobControls: what a client may do to a job it started — cancel it, or end its model search
-early. Framework-free; the API routes only map the answers."""
+"""JobControls: what a client may do to a job it started — cancel it, end its model search
+early, or forget it once finished. Framework-free; the API routes only map the answers."""
 
 from __future__ import annotations
 
@@ -39,6 +39,18 @@ class JobControls:
             self._refuse(job, "is {status}; only a running job can be finished early")
         log.info("job.finish_requested", extra=fields(job_id=job_id))
         return self._store.get(job_id) or job
+
+    def forget(self, job_id: str) -> None:
+        """Forget a finished job: its record, its list entry and any bytes still staged. Its
+        model, if it registered one, stays in the registry."""
+        job = self._existing(job_id)
+        done = self._store.forget(job_id)
+        if done is None:
+            raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
+        if not done:
+            self._refuse(job, "is {status}; cancel it first, then forget it")
+        self._staging.discard(job_id)
+        log.info("job.forgotten", extra=fields(job_id=job_id))
 
     def _existing(self, job_id: str) -> Job:
         job = self._store.get(job_id)

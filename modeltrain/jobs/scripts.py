@@ -185,3 +185,15 @@ redis.call('SREM', KEYS[3], ARGV[3])
 render(KEYS[1], ARGV[3])
 return 1
 """)
+
+# KEYS: job hash, jobs index. ARGV: job id.
+# Forgets a finished job (its record and its entry in the index); returns 1 when it did, 0 for
+# no such job, -1 while the job has not finished (nothing changes).
+FORGET = _lua("""
+local status = redis.call('HGET', KEYS[1], '$F_STATUS')
+if not status then return 0 end
+if status ~= '$COMPLETED' and status ~= '$FAILED' then return -1 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+""")

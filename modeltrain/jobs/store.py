@@ -96,6 +96,7 @@ class JobStore:
         self._requeue = client.register_script(scripts.REQUEUE_STALE)
         self._hand_back = client.register_script(scripts.HAND_BACK)
         self._finish = client.register_script(scripts.REQUEST_FINISH)
+        self._forget = client.register_script(scripts.FORGET)
 
     # --- create and read -----------------------------------------------------------------
     def create(
@@ -290,3 +291,10 @@ class JobStore:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job
         then never starts; a running one stops at its next checkpoint."""
         return self.update(job_id, status=JobStatus.FAILED, error=CANCELLED_MESSAGE)
+
+    def forget(self, job_id: str) -> bool | None:
+        """Remove a finished job's record and list entry: True when done, None for no such job,
+        False while it has not finished (nothing changes)."""
+        keys = [self._keys.job(job_id), self._keys.jobs_index()]
+        answer = self._forget(keys=keys, args=[job_id])
+        return None if answer == 0 else answer == 1

@@ -192,3 +192,15 @@ def test_mlflow_models_serve_serves_our_model_unmodified(stack, two_versions, tm
         assert theirs.json()["predictions"] == ours["predictions"]
     finally:
         serve.stop()
+
+
+def test_forgetting_a_completed_job_keeps_its_model(stack, two_versions):
+    """Last in this module: it forgets one of the fixture's jobs."""
+    job = two_versions[1]
+    with stack.http() as client:
+        assert client.delete(f"/api/model-train/{job['trackingId']}").status_code == 200
+        assert client.get(f"/api/model-train/status/{job['trackingId']}").status_code == 404
+        answer = client.post(
+            "/api/model-inference/predict", json={"modelId": job["modelId"], "inputs": ROWS}
+        )
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == len(ROWS)

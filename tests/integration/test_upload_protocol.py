@@ -197,3 +197,35 @@ def test_file_names_are_display_text_only(stack):
     assert len(job["filename"]) <= 255
     name = job["result"]["modelName"]
     assert name.replace("-", "").replace("_", "").replace(".", "").isalnum()
+
+
+def test_a_finished_job_can_be_forgotten_and_one_in_progress_cannot(stack):
+    redis = stack.redis.client()
+    with stack.http() as client:
+        refused = _post(client, 0, 1, b"just one column\n1\n2\n")  # not trainable: failed
+        assert refused.status_code == 422
+        failed_id = refused.json()["trackingId"]
+        first = _post(client, 0, 2, to_chunks(CSV, 2)[0])  # an upload still in progress
+        pending_id = first.json()["trackingId"]
+        staged = f"{stack.redis.prefix}:upload:{pending_id}:data"
+        assert redis.exists(staged)
+
+        busy = client.delete(f"/api/model-train/{pending_id}")
+        assert busy.status_code == 409 and "is pending; cancel it first" in busy.json()["error"]
+        assert client.get(f"/api/model-train/status/{pending_id}").status_code == 200
+        assert redis.exists(staged), "a refused forget changed nothing"
+
+        gone = client.delete(f"/api/model-train/{failed_id}")
+        assert gone.status_code == 200 and gone.json() == {
+            "trackingId": failed_id,
+            "forgotten": True,
+        }
+        assert client.get(f"/api/model-train/status/{failed_id}").status_code == 404
+        listed = {j["trackingId"] for j in client.get("/api/model-train/status").json()}
+        assert failed_id not in listed and pending_id in listed
+        assert client.delete(f"/api/model-train/{failed_id}").status_code == 404
+
+        assert client.post(f"/api/model-train/{pending_id}/cancel").status_code == 200
+        assert client.delete(f"/api/model-train/{pending_id}").status_code == 200
+        record = f"{stack.redis.prefix}:job:{pending_id}"
+        assert not redis.exists(staged) and not redis.exists(record)

@@ -157,6 +157,15 @@ def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:
     return JSONResponse(services.controls.cancel(trackingId).to_status())
 
 
+@router.delete(
+    "/{trackingId}",
+    summary="Forget a finished job (its record and any staged bytes); its model stays",
+)
+def forget_job(trackingId: str, services: ServicesDep) -> JSONResponse:
+    services.controls.forget(trackingId)
+    return JSONResponse({"trackingId": trackingId, "forgotten": True})
+
+
 @router.post(
     "/{trackingId}/finish",
     summary="End a running job's model search now; it completes with the best model so far",
