@@ -9,6 +9,7 @@ from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
+from modeltrain.registry.registry import SKOPS_TRUSTED_TYPES
 from modeltrain_model.ensemble import Ensemble
 from modeltrain_model.explain import explain
 from modeltrain_model.featurizer import Featurizer
@@ -114,18 +115,13 @@ def test_the_columns_the_target_depends_on_carry_the_contributions(kind):
     assert mean_abs["noise"] < 0.2 * min(mean_abs["x"], mean_abs["colour"]), mean_abs
 
 
-OLD_TRUSTED_TYPES = [  # what versions registered before modeltrain_model carry in their MLmodel
+# What versions registered before modeltrain_model carry in their MLmodel: the same list, with
+# the pipeline's own classes under their old module names.
+OLD_TRUSTED_TYPES = [
     "modeltrain.pipeline.featurizer.Featurizer",
     "modeltrain.pipeline.ensemble.Ensemble",
     "modeltrain.pipeline.linear_encoder.LinearEncoder",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-    "lightgbm.basic.Booster",
-    "sklearn.tree._tree.Tree",
-    "collections.OrderedDict",
-    "collections.defaultdict",
-    "numpy.dtype",
-    "builtins.slice",
+    *(name for name in SKOPS_TRUSTED_TYPES if not name.startswith("modeltrain_model.")),
 ]
 
 
