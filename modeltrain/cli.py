@@ -1,5 +1,5 @@
-"""The `modeltrain` command: `up` (everything on one machine), `api`, `worker`; and, over the
-HTTP API, `train`, `status`, `models`, `predict`."""
+"""The `modeltrain` command: `up` (everything on one machine), `api`, `worker`, `keys new`;
+and, over the HTTP API, `train`, `status`, `models`, `predict`, `retrain`, `jobs`."""
 
 from __future__ import annotations
 
@@ -109,6 +109,24 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         supervisor.stop_all()
 
 
+def cmd_keys_new(args: argparse.Namespace, settings: Settings) -> int:
+    """A new random key, and the MODELTRAIN_API_KEYS line that adds it to the keys already set
+    (only its digest goes in the settings: print the key once, store it where clients keep
+    secrets)."""
+    import json
+    import secrets
+
+    from modeltrain.api.auth import key_digest
+
+    key = secrets.token_urlsafe(32)
+    keys = {**settings.api_keys, key_digest(key): args.role}
+    print(f"new {args.role} key (shown once; send it as 'Authorization: Bearer <key>'):")
+    print(f"  {key}")
+    print("add to the service's settings (.env or environment), replacing any earlier line:")
+    print(f"  MODELTRAIN_API_KEYS='{json.dumps(keys, separators=(',', ':'))}'")
+    return 0
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modeltrain", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +147,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     worker.add_argument("--name", help="Celery node name, e.g. worker1@%%h")
     worker.add_argument("--concurrency", type=int, help="jobs at once (default: setting)")
     worker.set_defaults(func=cmd_worker)
+
+    keys = sub.add_parser("keys", help="API keys with roles")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    new_key = keys_sub.add_parser("new", help="make a key and print its settings line")
+    new_key.add_argument("--role", choices=["predict", "train", "admin"], required=True)
+    new_key.set_defaults(func=cmd_keys_new)
 
     from modeltrain.client.commands import add_client_commands
 

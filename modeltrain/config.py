@@ -5,6 +5,7 @@ Nothing else in the package reads ``os.environ``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -53,7 +54,10 @@ class Settings(BaseSettings):
     url: str = "http://127.0.0.1:8000"  # the service they talk to
 
     # --- API ---------------------------------------------------------------------------
-    api_key: str | None = None
+    api_key: str | None = None  # one admin key (kept for single-key set-ups)
+    # Keys with roles: the SHA-256 hex digest of each key -> predict | train | admin
+    # (`modeltrain keys new --role predict` makes one and prints its line).
+    api_keys: dict[str, Literal["predict", "train", "admin"]] = Field(default_factory=dict)
     cors_origins: list[str] = Field(default_factory=list)
     model_cache_size: int = Field(default=16, ge=1)  # loaded model versions kept per process
     alias_ttl_seconds: float = Field(default=10.0, ge=0)  # seconds an alias's version is trusted
@@ -82,6 +86,22 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _no_keys_when_empty(cls, value: object) -> object:
+        return {} if value in ("", None) else value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _digests_only(cls, value: dict[str, str]) -> dict[str, str]:
+        for digest in value:
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(
+                    "MODELTRAIN_API_KEYS maps the SHA-256 hex digest of each key (64 hex "
+                    "digits) to its role; `modeltrain keys new` prints such a line"
+                )
+        return {digest.lower(): role for digest, role in value.items()}
 
     @field_validator("log_level")
     @classmethod

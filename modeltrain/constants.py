@@ -104,6 +104,9 @@ class Keys:
     def undispatched(self) -> str:  # sorted set: queued job ids whose Celery message is not
         return f"{self.prefix}:jobs:undispatched"  # known to be sent, scored by queue time
 
+    def duplicate(self, digest: str) -> str:  # string: the completed job with these bytes
+        return f"{self.prefix}:dup:{digest}"  # and options (jobs/duplicates.py)
+
     def model_events(self) -> str:  # pub/sub channel: "<name>/<version>" of new model versions
         return f"{self.prefix}:events:models"
 

@@ -44,7 +44,7 @@ def upload(
             "/api/model-train/start", data=form, files={"chunk": ("chunk.csv", part, "text/csv")}
         )
         answers.append(response)
-        if response.status_code >= 300:
-            break
+        if response.status_code >= 300 or response.json().get("duplicateOf"):
+            break  # refused, or already trained (no more chunks are needed)
         tracking_id = response.json()["trackingId"]
     return answers

@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from modeltrain import __version__
-from modeltrain.api.auth import ApiKeyMiddleware
+from modeltrain.api.auth import AccessKeys, ApiKeyMiddleware
 from modeltrain.api.errors import install_error_handlers
 from modeltrain.api.limits import UploadSizeLimit
 from modeltrain.api.metrics import ApiMetrics, CacheCollector, JobsCollector, MetricsMiddleware
@@ -39,14 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         metrics.add_collector(CacheCollector(services.models))
         metrics.add_collector(JobsCollector(services.job_store))
-        warmer = asyncio.create_task(services.warmer.run(), name="model-warmer")
+        listener = asyncio.create_task(services.model_events.run(), name="model-events")
         log.info("api.started", extra=fields(mlflow=settings.mlflow_tracking_uri))
         try:
             yield
         finally:
-            warmer.cancel()
+            listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await warmer
+                await listener
             await services.aclose()
 
     app = FastAPIOffline(  # Swagger UI and ReDoc served from the package: works offline
@@ -69,8 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_plain_routes(app)
     install_web(app)
 
-    if settings.api_key:
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    keys = AccessKeys.from_settings(settings)
+    if keys:
+        app.add_middleware(ApiKeyMiddleware, keys=keys)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(

@@ -21,9 +21,12 @@ from modeltrain.connections import (
 from modeltrain.constants import Keys
 from modeltrain.jobs import AsyncJobReader, JobStore
 from modeltrain.jobs.control import JobControls
+from modeltrain.jobs.duplicates import DuplicateIndex
+from modeltrain.jobs.retrain import Retrainer
 from modeltrain.registry import Registry
+from modeltrain.registry.lifecycle import ModelLifecycle
 from modeltrain.serving import ModelCache
-from modeltrain.serving.warmup import ModelWarmer
+from modeltrain.serving.model_events import ModelEvents, announce_alias, announce_deleted
 from modeltrain.uploads.service import UploadService
 from modeltrain.uploads.staging import UploadStaging
 from modeltrain.worker.dispatch import send_train_task
@@ -39,10 +42,12 @@ class Services:
     job_store: JobStore  # sync: creates and changes job records
     job_reader: AsyncJobReader  # async: reads them on the event loop (status polls)
     uploads: UploadService
-    controls: JobControls  # cancel, finish early
+    controls: JobControls  # cancel, finish early, forget
+    retrainer: Retrainer
     registry: Registry
+    lifecycle: ModelLifecycle  # aliases, version deletion
     models: ModelCache
-    warmer: ModelWarmer
+    model_events: ModelEvents  # warms new versions, evicts deleted ones
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -57,10 +62,25 @@ class Services:
         def enqueue(job_id: str, time_budget: float) -> None:
             send_train_task(celery, job_id, time_budget)
 
+        registry = Registry(mlflow_client, settings.mlflow_experiment)
+        duplicates = DuplicateIndex(client, keys, store, settings.job_retention_seconds)
         async_client = create_async_redis(settings)
         models = ModelCache(
             mlflow_client, settings.model_cache_size, alias_ttl=settings.alias_ttl_seconds
         )
+        channel = keys.model_events()
+
+        def alias_changed(name: str, alias: str, version: str | None) -> None:
+            if version is None:
+                models.forget_alias(name, alias)
+            else:  # this process serves the new target at once, the others after the event
+                models.set_alias(name, alias, version)
+            announce_alias(client, channel, name, alias)
+
+        def version_deleted(name: str, version: str) -> None:
+            models.evict(name, version)
+            announce_deleted(client, channel, name, version)
+
         return cls(
             settings=settings,
             redis=client,
@@ -69,11 +89,15 @@ class Services:
             mlflow=mlflow_client,
             job_store=store,
             job_reader=AsyncJobReader(async_client, keys),
-            uploads=UploadService(settings, store, staging, enqueue),
+            uploads=UploadService(
+                settings, store, staging, enqueue, duplicates, registry.version_exists
+            ),
             controls=JobControls(store, staging),
-            registry=Registry(mlflow_client, settings.mlflow_experiment),
+            retrainer=Retrainer(settings, store, registry, enqueue),
+            registry=registry,
+            lifecycle=ModelLifecycle(mlflow_client, alias_changed, version_deleted),
             models=models,
-            warmer=ModelWarmer(async_client, keys.model_events(), models),
+            model_events=ModelEvents(async_client, channel, models),
         )
 
     async def aclose(self) -> None:

@@ -34,6 +34,8 @@ class Field(StrEnum):
     BEST_SCORE = "bestScore"  # primary metric of the best candidate so far
     ETA_SECONDS = "etaSeconds"  # model-search time left when last reported
     FINISH_REQUESTED = "finishRequested"  # '1': end the model search early (read by HEARTBEAT)
+    RETRAIN_OF = "retrainOf"  # the job whose stored data this job trains on again
+    DUPLICATE_OF = "duplicateOf"  # the completed job with the same bytes and options
     STATUS_JSON = "statusJson"  # the rendered status document, kept current by the scripts
 
 
@@ -61,6 +63,8 @@ STATUS_DOCUMENT: tuple[tuple[str, Field, Kind], ...] = (
     ("eta", Field.ETA_SECONDS, Kind.NUMBER),
     ("worker", Field.WORKER, Kind.TEXT),
     ("options", Field.OPTIONS, Kind.JSON),
+    ("retrainOf", Field.RETRAIN_OF, Kind.TEXT),
+    ("duplicateOf", Field.DUPLICATE_OF, Kind.TEXT),
 )
 
 
@@ -81,6 +85,16 @@ class JobOptions:
     time_budget: float = 60.0
     encoding: str | None = None
     delimiter: str | None = None
+    # The data when it is not an upload: the CSV stored with this MLflow run (a retrain).
+    source_run_id: str | None = None
+    file_sha256: str | None = None  # of the uploaded bytes, hashed when the last chunk landed
+    force: bool = False  # train even when a completed job had the same bytes and options
+
+    def duplicate_key(self) -> str:
+        """What two jobs on the same bytes must share to be duplicates."""
+        return orjson.dumps(
+            [self.file_sha256, self.target, self.task.value, self.model_name, self.time_budget]
+        ).decode()
 
     def to_json(self) -> str:
         """Stored in the record and shown as the status document's ``options``."""
@@ -92,6 +106,9 @@ class JobOptions:
                 "timeBudget": self.time_budget,
                 "encoding": self.encoding,
                 "delimiter": self.delimiter,
+                "sourceRunId": self.source_run_id,
+                "fileSha256": self.file_sha256,
+                "force": self.force,
             }
         ).decode()
 
@@ -109,6 +126,9 @@ class JobOptions:
             time_budget=float(pick("timeBudget", "time_budget", 60.0)),
             encoding=data.get("encoding"),
             delimiter=data.get("delimiter"),
+            source_run_id=data.get("sourceRunId"),
+            file_sha256=data.get("fileSha256"),
+            force=bool(data.get("force", False)),
         )
 
 
@@ -129,6 +149,8 @@ class Job:
     worker: str | None = None
     best_score: float | None = None
     eta_seconds: float | None = None
+    retrain_of: str | None = None
+    duplicate_of: str | None = None
     status_json: bytes | None = None  # the status document, as the scripts rendered it
 
     @classmethod
@@ -158,6 +180,8 @@ class Job:
             worker=text(Field.WORKER) or None,
             best_score=number(Field.BEST_SCORE),
             eta_seconds=number(Field.ETA_SECONDS),
+            retrain_of=text(Field.RETRAIN_OF) or None,
+            duplicate_of=text(Field.DUPLICATE_OF) or None,
             status_json=h.get(Field.STATUS_JSON),
         )
 

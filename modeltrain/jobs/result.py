@@ -8,13 +8,14 @@ from typing import Any
 from modeltrain.pipeline import TrainedModel
 from modeltrain.pipeline.guardrails import summary as guardrails_summary
 from modeltrain.registry import RegisteredModel
+from modeltrain.registry.champion import ChampionDecision
 from modeltrain.registry.plots import plot_names
 
 RESULT_LEADERBOARD_ROWS = 25  # the best candidates in `result`; MLflow has a run for each
 
 
 def build_result(
-    trained: TrainedModel, registered: RegisteredModel, champion: bool
+    trained: TrainedModel, registered: RegisteredModel, champion: ChampionDecision
 ) -> dict[str, Any]:
     """The `result` of a completed job (see the README's API section for each field)."""
     return {
@@ -39,5 +40,5 @@ def build_result(
         "experimentId": registered.experiment_id,
         "modelName": registered.name,
         "modelVersion": registered.version,
-        "champion": champion,
+        "champion": champion.to_json(),  # {promoted, reason}
     }

@@ -100,12 +100,19 @@ class JobStore:
 
     # --- create and read -----------------------------------------------------------------
     def create(
-        self, filename: str, options: JobOptions, ttl_seconds: int, job_id: str | None = None
+        self,
+        filename: str,
+        options: JobOptions,
+        ttl_seconds: int,
+        job_id: str | None = None,
+        retrain_of: str | None = None,
     ) -> Job:
         """A new job in `pending/uploading`; it expires after ``ttl_seconds`` unless queued."""
         job_id = job_id or new_job_id()
         args: builtins.list[Any] = [_now_iso(), ttl_seconds, time.time(), job_id]
         args += [Field.FILENAME.value, filename, Field.OPTIONS.value, options.to_json()]
+        if retrain_of is not None:
+            args += [Field.RETRAIN_OF.value, retrain_of]
         self._create(keys=[self._keys.job(job_id), self._keys.jobs_index()], args=args)
         job = self.get(job_id)
         assert job is not None  # just written
@@ -168,6 +175,7 @@ class JobStore:
         error: str | None = None,
         best_score: float | None = None,
         eta_seconds: float | None = None,
+        duplicate_of: str | None = None,
     ) -> bool:
         """Apply an update unless the job is finished; True when it was applied. A value not
         given (None) is left as it was; ``error=""`` clears an earlier error."""
@@ -181,6 +189,7 @@ class JobStore:
             Field.ERROR: error,
             Field.BEST_SCORE: None if best_score is None else number_text(best_score),
             Field.ETA_SECONDS: None if eta_seconds is None else number_text(eta_seconds),
+            Field.DUPLICATE_OF: duplicate_of,
         }
         args: builtins.list[Any] = [
             _now_iso(),
@@ -273,6 +282,22 @@ class JobStore:
             result=result,
             model_id=model_id,
             error="",
+        )
+
+    def complete_as_duplicate(self, job_id: str, original: Job, options: JobOptions) -> bool:
+        """An upload of the same bytes and options as ``original`` (completed): the job ends
+        at once with its result and model, saying whose duplicate it is."""
+        assert original.result is not None and original.model_id is not None
+        return self.update(
+            job_id,
+            status=JobStatus.COMPLETED,
+            stage=Stage.DONE,
+            progress=100,
+            options=options,
+            result=original.result,
+            model_id=original.model_id,
+            error="",
+            duplicate_of=original.id,
         )
 
     def fail(self, job_id: str, error: str) -> bool:

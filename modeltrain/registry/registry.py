@@ -28,6 +28,8 @@ from mlflow.models import infer_signature
 
 from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
+from modeltrain.registry import champion
+from modeltrain.registry.champion import TAG_METRIC, TAG_METRIC_VALUE, ChampionDecision
 
 if TYPE_CHECKING:
     from modeltrain.pipeline import TrainedModel
@@ -50,13 +52,11 @@ SKOPS_TRUSTED_TYPES = [
     "builtins.slice",
 ]
 TAG_TRACKING_ID = "modeltrain.trackingId"
-TAG_METRIC = "modeltrain.primaryMetric"  # on model versions: the metric that ranks them
-TAG_METRIC_VALUE = "modeltrain.primaryMetricValue"  # and its held-out value
-CHAMPION = "champion"  # alias of the best version of a model name
 CANDIDATE_LOG_THREADS = 8  # concurrent requests logging the search's nested runs
 # Candidates logged as nested runs, best first: each costs three requests (~0.1 s of the
 # server's time, measured); the leaderboard table artifact lists every one.
 NESTED_RUNS = 50
+STORED_CSV_DIR, STORED_CSV_NAME = "data", "input.csv"  # the uploaded bytes, as a run artifact
 
 
 # What a registered version needs to load and predict anywhere, beside the code it carries
@@ -298,10 +298,10 @@ class Registry:
         mlflow.log_input(dataset, context="training")
         if raw_csv is not None:
             with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "input.csv")
+                path = os.path.join(tmp, STORED_CSV_NAME)
                 with open(path, "wb") as fh:
                     fh.write(raw_csv)
-                mlflow.log_artifact(path, artifact_path="data")
+                mlflow.log_artifact(path, artifact_path=STORED_CSV_DIR)
 
     # --- after registration ---------------------------------------------------------------
     def verify(
@@ -326,25 +326,55 @@ class Registry:
             f"registration gate: {registered.model_id} was rejected because {problem}"[:2000]
         )
 
-    def promote_if_better(self, registered: RegisteredModel, metric: str, value: float) -> bool:
+    def promote_if_better(
+        self, registered: RegisteredModel, metric: str, value: float
+    ) -> ChampionDecision:
         """Make the version `@champion` of its name when it beats the current champion on the
-        primary metric (higher is better for all of ours: ROC AUC, R²). True when promoted."""
-        try:
-            current = self._client.get_model_version_by_alias(registered.name, CHAMPION)
-        except MlflowException:
-            current = None
-        if current is not None and str(current.version) != registered.version:
-            tags = current.tags or {}
-            try:
-                best = float(tags.get(TAG_METRIC_VALUE, "nan"))
-            except ValueError:
-                best = float("nan")
-            if tags.get(TAG_METRIC) == metric and not np.isnan(best) and best >= value:
-                return False
-        self._client.set_registered_model_alias(registered.name, CHAMPION, registered.version)
-        return True
+        primary metric, unless the champion was set by hand (see champion.py)."""
+        return champion.promote_if_better(
+            self._client, registered.name, registered.version, metric, value
+        )
 
     # --- reading the registry ------------------------------------------------------------
+    def version_exists(self, model_id: str) -> bool:
+        """Whether ``models:/<name>/<version>`` is still registered (True when MLflow cannot
+        tell: then nothing could be served from it either, and the caller's answer stands)."""
+        from modeltrain.registry.errors import is_missing
+        from modeltrain.registry.model_ids import parse_model_id
+
+        ref = parse_model_id(model_id)
+        try:
+            self._client.get_model_version(ref.name, ref.version or "")
+        except MlflowException as exc:
+            return not is_missing(exc)
+        return True
+
+    def has_stored_csv(self, run_id: str) -> bool:
+        """Whether the run kept the CSV it was trained on (what a retrain reads)."""
+        listed = self._client.list_artifacts(run_id, STORED_CSV_DIR)
+        return any(f.path == f"{STORED_CSV_DIR}/{STORED_CSV_NAME}" for f in listed)
+
+    def stored_csv(self, run_id: str) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self._client.download_artifacts(
+                run_id, f"{STORED_CSV_DIR}/{STORED_CSV_NAME}", tmp
+            )
+            with open(path, "rb") as fh:
+                return fh.read()
+
+    def stored_columns(self, run_id: str) -> list[str] | None:
+        """The columns of the data set logged with the run (its schema), when it has one."""
+        import json
+
+        inputs = self._client.get_run(run_id).inputs
+        for dataset_input in inputs.dataset_inputs if inputs else []:
+            try:
+                schema = json.loads(dataset_input.dataset.schema or "{}")
+                return [column["name"] for column in schema.get("mlflow_colspec", [])]
+            except (ValueError, KeyError, TypeError):
+                return None
+        return None
+
     def plot_png(self, run_id: str, name: str) -> bytes:
         """One of a run's plots (`plots/<name>.png`)."""
         with tempfile.TemporaryDirectory() as tmp:

@@ -18,15 +18,19 @@ from mlflow.exceptions import MlflowException
 
 from modeltrain.exceptions import Conflict, NotFound, ServiceUnavailable
 from modeltrain.logging import fields
+from modeltrain.registry.errors import is_missing
 from modeltrain.registry.model_ids import ModelRef
 
 log = logging.getLogger(__name__)
+
+DELETED_MEMORY = 600.0  # seconds a deleted version is refused without asking the registry
 
 
 def import_model_libraries() -> None:
     """Import what our models load with (MLflow's sklearn flavour, skops, scikit-learn, LightGBM:
     seconds). Not at the API's import, which would delay every (re)start by that much: the
-    warmer calls this in a thread as the API starts, and the first load calls it anyway."""
+    model-events listener calls this in a thread as the API starts, and the first load calls
+    it anyway."""
     import lightgbm  # noqa: F401
     import mlflow.sklearn  # noqa: F401
     import skops.io  # noqa: F401
@@ -69,19 +73,12 @@ class LoadedModel:
         return None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
 
 
-def _is_missing(exc: MlflowException) -> bool:
-    return (
-        exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
-        or "not found" in str(exc).lower()
-    )
-
-
 def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
     """Load one registered version the way any MLflow user would."""
     try:
         mv = client.get_model_version(name, version)
     except MlflowException as exc:
-        if _is_missing(exc):
+        if is_missing(exc):
             raise NotFound(
                 f"model {name!r} has no version {version}", modelId=f"models:/{name}/{version}"
             ) from None
@@ -138,6 +135,9 @@ class ModelCache:
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
         self._aliases: dict[tuple[str, str], tuple[str, float]] = {}
+        # Versions deleted lately (-> when): a load that was under way when the deletion was
+        # announced must not put the version back in the cache.
+        self._deleted: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         # Counters read by /metrics.
         self.hits = 0
@@ -147,6 +147,7 @@ class ModelCache:
 
     def resolve(self, ref: ModelRef) -> tuple[str, str]:
         if ref.version is not None:
+            self._refuse_deleted((ref.name, ref.version))
             return ref.name, ref.version
         assert ref.alias is not None, "a reference names a version or an alias"
         key = (ref.name, ref.alias)
@@ -156,11 +157,57 @@ class ModelCache:
         try:
             mv = self._client.get_model_version_by_alias(ref.name, ref.alias)
         except MlflowException as exc:
-            if _is_missing(exc) or exc.error_code == "INVALID_PARAMETER_VALUE":
+            if is_missing(exc) or exc.error_code == "INVALID_PARAMETER_VALUE":
                 raise NotFound(f"model {ref.name!r} has no alias {ref.alias!r}") from None
             raise ServiceUnavailable(f"the model registry did not answer: {exc.message}") from exc
         self._aliases[key] = (str(mv.version), time.monotonic())
+        self._refuse_deleted((ref.name, str(mv.version)))
         return ref.name, str(mv.version)
+
+    # --- changes announced by the registry's users (serving/events.py) -------------------
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """The alias now points at this version (this process set it: trust it at once)."""
+        self._aliases[(name, alias)] = (version, time.monotonic())
+
+    def forget_alias(self, name: str, alias: str) -> None:
+        """The alias changed elsewhere: ask the registry on its next use."""
+        self._aliases.pop((name, alias), None)
+
+    def evict(self, name: str, version: str) -> None:
+        """The version was deleted: drop it, and every alias that pointed at it, at once."""
+        key = (name, version)
+        now = time.monotonic()
+        with self._lock:
+            self._deleted = {k: t for k, t in self._deleted.items() if now - t < DELETED_MEMORY}
+            self._deleted[key] = now
+            model = self._models.pop(key, None)
+        for alias_key, (target, _) in list(self._aliases.items()):
+            if alias_key[0] == name and target == version:
+                self._aliases.pop(alias_key, None)
+        if model is not None:
+            model.close()
+            log.info("serving.model.evicted", extra=fields(model=name, version=version))
+
+    def revalidate(self) -> None:
+        """After missing announcements (Redis was away): forget every alias and drop cached
+        versions the registry no longer has."""
+        self._aliases.clear()
+        with self._lock:
+            cached = list(self._models)
+        for name, version in cached:
+            try:
+                self._client.get_model_version(name, version)
+            except MlflowException as exc:
+                if is_missing(exc):
+                    self.evict(name, version)
+
+    def _refuse_deleted(self, key: tuple[str, str]) -> None:
+        deleted = self._deleted.get(key)
+        if deleted is not None and time.monotonic() - deleted < DELETED_MEMORY:
+            raise NotFound(
+                f"model {key[0]!r} has no version {key[1]} (it was deleted)",
+                modelId=f"models:/{key[0]}/{key[1]}",
+            )
 
     def peek(self, ref: ModelRef) -> LoadedModel | None:
         """The loaded model when it is in the cache; no registry call, no waiting."""
@@ -197,10 +244,13 @@ class ModelCache:
                 return model
             model = self._loader(self._client, *key)
             with self._lock:
+                self._loading.pop(key, None)
+                if key in self._deleted:  # deleted while it loaded
+                    model.close()
+                    self._refuse_deleted(key)
                 self.loads += 1
                 self.load_seconds = [*self.load_seconds[-99:], model.load_seconds]
                 self._models[key] = model
-                self._loading.pop(key, None)
                 while len(self._models) > self._max_size:
                     _, evicted = self._models.popitem(last=False)
                     evicted.close()

@@ -11,20 +11,21 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from modeltrain.config import Settings
-from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, Stage, Task
+from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, JobStatus, Stage
 from modeltrain.exceptions import (
     Conflict,
     InvalidCsv,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
-    ServiceUnavailable,
     TooManyRequests,
 )
 from modeltrain.jobs import Job, JobOptions, JobStore
+from modeltrain.jobs.duplicates import DuplicateIndex
+from modeltrain.jobs.options import build_options
+from modeltrain.jobs.queueing import Enqueue, queue_job
 from modeltrain.jobs.store import new_job_id
 from modeltrain.logging import fields
-from modeltrain.registry.model_ids import safe_model_name
 from modeltrain.uploads.csv_format import inspect_head
 from modeltrain.uploads.staging import ChunkOutcome, ChunkResult, UploadStaging
 
@@ -52,6 +53,8 @@ class ChunkRequest:
     model_name: str | None = None
     time_budget: float | None = None
     chunk_sha256: str | None = None
+    file_sha256: str | None = None  # chunk 0: of the whole file, for the duplicate short-cut
+    force: bool = False  # chunk 0: train even when the same bytes and options were trained
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class ChunkReply:
     received_bytes: int
     queued: bool
     status: str | None = None
+    duplicate_of: str | None = None  # the completed job with the same bytes and options
+    model_id: str | None = None  # that job's model
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -72,8 +77,11 @@ class ChunkReply:
             "totalChunks": self.total_chunks,
             "receivedBytes": self.received_bytes,
         }
-        if self.queued:
+        if self.queued or self.duplicate_of:
             body["status"] = self.status
+        if self.duplicate_of:
+            body["duplicateOf"] = self.duplicate_of
+            body["modelId"] = self.model_id
         return body
 
 
@@ -83,12 +91,16 @@ class UploadService:
         settings: Settings,
         store: JobStore,
         staging: UploadStaging,
-        enqueue: Callable[[str, float], None],
+        enqueue: Enqueue,
+        duplicates: DuplicateIndex,
+        model_exists: Callable[[str], bool] = lambda _: True,
     ) -> None:
         self._settings = settings
         self._store = store
         self._staging = staging
         self._enqueue = enqueue
+        self._duplicates = duplicates
+        self._model_exists = model_exists  # (modelId): a duplicate's model is still registered
 
     def receive(self, req: ChunkRequest) -> ChunkReply:
         if req.chunk_sha256 is not None:
@@ -105,7 +117,11 @@ class UploadService:
                 raise InvalidInput(
                     "trackingId is required for every chunk but the first", field="trackingId"
                 )
-            job = self._begin(req)
+            options = self._options(req)
+            duplicate = self._duplicate_of(options)
+            if duplicate is not None:  # nothing to upload: that job has the model already
+                return _duplicate_reply(duplicate, duplicate, req)
+            job = self._begin(req, options)
         else:
             found = self._store.get(req.tracking_id)
             if found is None:
@@ -121,7 +137,9 @@ class UploadService:
             job = self._check_head(job, result)
         queued = False
         if result.complete:
-            job = self._queue_once(job)
+            job, duplicate = self._queue_once(job)
+            if duplicate is not None:
+                return _duplicate_reply(job, duplicate, req, result)
             queued = True
         return ChunkReply(
             tracking_id=job.id,
@@ -134,8 +152,7 @@ class UploadService:
         )
 
     # --- steps ---------------------------------------------------------------------------
-    def _begin(self, req: ChunkRequest) -> Job:
-        options = self._options(req)
+    def _begin(self, req: ChunkRequest, options: JobOptions) -> Job:
         job_id = new_job_id()
         if not self._staging.begin(job_id, req.total_chunks):
             raise TooManyRequests(
@@ -153,25 +170,21 @@ class UploadService:
         return job
 
     def _options(self, req: ChunkRequest) -> JobOptions:
-        try:
-            task = Task(req.task or Task.AUTO)
-        except ValueError:
-            raise InvalidInput(
-                "task must be one of: auto, classification, regression", field="task"
-            ) from None
-        budget = self._settings.default_time_budget if req.time_budget is None else req.time_budget
-        if not 1 <= budget <= self._settings.max_time_budget:
-            raise InvalidInput(
-                f"timeBudget must be between 1 and {self._settings.max_time_budget:g} seconds",
-                field="timeBudget",
-            )
-        target = req.target.strip() if req.target and req.target.strip() else None
-        return JobOptions(
-            target=target,
-            task=task,
-            model_name=safe_model_name(req.model_name or display_filename(req.filename)),
-            time_budget=float(budget),
+        options = build_options(
+            self._settings,
+            target=req.target,
+            task=req.task,
+            model_name=req.model_name,
+            time_budget=req.time_budget,
+            filename=display_filename(req.filename),
         )
+        claimed = req.file_sha256.strip().lower() if req.file_sha256 else None
+        return replace(options, file_sha256=claimed, force=req.force)
+
+    def _duplicate_of(self, options: JobOptions) -> Job | None:
+        if options.force:
+            return None
+        return self._duplicates.find(options, self._model_exists)
 
     def _refuse_unless_accepted(self, job: Job, req: ChunkRequest, result: ChunkResult) -> None:
         tid = job.id
@@ -235,25 +248,59 @@ class UploadService:
         self._store.update(job.id, options=options)
         return replace(job, options=options)
 
-    def _queue_once(self, job: Job) -> Job:
-        """Queue the job unless an earlier request for the last chunk already did."""
+    def _queue_once(self, job: Job) -> tuple[Job, Job | None]:
+        """Queue the job unless an earlier request for the last chunk already did; or, when a
+        completed job had the same bytes and options, complete it at once as that job's
+        duplicate (then the second value is that job)."""
         current = self._store.get(job.id) or job
         if current.stage != Stage.UPLOADING:
-            return current
-        if not self._store.mark_queued(job.id, job.options):
-            return self._store.get(job.id) or current
+            return current, None
+        options = self._hashed(job)
+        duplicate = self._duplicate_of(options)
+        if duplicate is not None and self._store.complete_as_duplicate(job.id, duplicate, options):
+            self._staging.discard(job.id)
+            log.info("upload.duplicate", extra=fields(job_id=job.id, duplicate_of=duplicate.id))
+            return self._store.get(job.id) or current, duplicate
         self._staging.keep(job.id, self._settings.job_retention_seconds)
         self._staging.finished(job.id)
-        try:
-            self._enqueue(job.id, job.options.time_budget)
-            self._store.mark_dispatched(job.id)
-        except Exception as exc:
-            message = f"the job could not be queued: {exc}"
-            self._store.fail(job.id, message)
-            raise ServiceUnavailable(message, trackingId=job.id) from exc
+        if not queue_job(self._store, self._enqueue, job.id, options):
+            return self._store.get(job.id) or current, None
         log.info("upload.completed", extra=fields(job_id=job.id))
         # As this request left it: a worker may already have claimed it since.
-        return replace(current, stage=Stage.QUEUED)
+        return replace(current, stage=Stage.QUEUED), None
+
+    def _hashed(self, job: Job) -> JobOptions:
+        """The job's options with the SHA-256 of all its bytes; a client's fileSha256 that
+        differs refuses the upload (422) and fails the job."""
+        digest = self._staging.digest(job.id)
+        claimed = job.options.file_sha256
+        if digest is None:
+            raise NotFound(f"the upload {job.id} has expired or was discarded", trackingId=job.id)
+        if claimed and claimed != digest:
+            message = (
+                f"fileSha256 does not match the uploaded bytes (they hash to {digest}); the "
+                "upload was discarded"
+            )
+            self._staging.discard(job.id)
+            self._store.fail(job.id, message)
+            raise InvalidInput(message, field="fileSha256", trackingId=job.id)
+        return replace(job.options, file_sha256=digest)
+
+
+def _duplicate_reply(
+    job: Job, duplicate: Job, req: ChunkRequest, result: ChunkResult | None = None
+) -> ChunkReply:
+    return ChunkReply(
+        tracking_id=job.id,
+        chunk_index=req.chunk_index,
+        received_chunks=result.received_chunks if result else 0,
+        total_chunks=req.total_chunks,
+        received_bytes=result.received_bytes if result else 0,
+        queued=False,
+        status=JobStatus.COMPLETED.value,
+        duplicate_of=duplicate.id,
+        model_id=duplicate.model_id,
+    )
 
 
 def _expected(result: ChunkResult) -> int | None:

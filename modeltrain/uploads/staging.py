@@ -149,6 +149,16 @@ class UploadStaging:
         chunks = cast(list[bytes], self._redis.lrange(self._keys.upload_data(upload_id), 0, -1))
         return b"".join(chunks) if chunks else None
 
+    def digest(self, upload_id: str) -> str | None:
+        """SHA-256 (hex) of the whole staged upload, or None when its bytes are gone."""
+        chunks = cast(list[bytes], self._redis.lrange(self._keys.upload_data(upload_id), 0, -1))
+        if not chunks:
+            return None
+        whole = hashlib.sha256()
+        for chunk in chunks:
+            whole.update(chunk)
+        return whole.hexdigest()
+
     def keep(self, upload_id: str, seconds: int) -> None:
         """Keep a finished upload (its bytes and bookkeeping) until the job has used it."""
         pipe = self._redis.pipeline(transaction=False)

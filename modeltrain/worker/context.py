@@ -9,8 +9,9 @@ from modeltrain.config import Settings
 from modeltrain.connections import configure_mlflow, create_mlflow_client, create_redis
 from modeltrain.constants import Keys
 from modeltrain.jobs import JobStore
+from modeltrain.jobs.duplicates import DuplicateIndex
 from modeltrain.registry import Registry
-from modeltrain.serving.warmup import announce_model
+from modeltrain.serving.model_events import announce_model
 from modeltrain.uploads.staging import UploadStaging
 
 
@@ -20,6 +21,7 @@ class WorkerContext:
     store: JobStore
     staging: UploadStaging
     registry: Registry
+    duplicates: DuplicateIndex
     requeue: Callable[[str, float], None]  # (job id, time budget): send the job to the queue
     announce: Callable[[str, str], None]  # (model name, version): a new version is registered
 
@@ -28,9 +30,11 @@ class WorkerContext:
         client = create_redis(settings)
         keys = Keys(settings.redis_prefix)
         configure_mlflow(settings)
+        store = JobStore(client, keys, settings.job_retention_seconds)
         return cls(
             settings=settings,
-            store=JobStore(client, keys, settings.job_retention_seconds),
+            store=store,
+            duplicates=DuplicateIndex(client, keys, store, settings.job_retention_seconds),
             staging=UploadStaging.for_settings(client, keys, settings),
             registry=Registry(create_mlflow_client(settings), settings.mlflow_experiment),
             requeue=requeue,

@@ -83,6 +83,7 @@ def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
         registered, result = _train_and_register(ctx, job, heartbeat)
         if not store.complete(job_id, result, registered.model_id):
             return "stopped"
+        ctx.duplicates.remember(job_id, job.options)
         seconds = round(time.monotonic() - started, 3)
         log.info("job.completed", extra=fields(model_id=registered.model_id, seconds=seconds))
         return "completed"
@@ -115,6 +116,23 @@ def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
             ctx.staging.free_bytes(job_id)
 
 
+def _read_data(ctx: WorkerContext, job: Job) -> bytes:
+    """The job's CSV: its staged upload, or (a retrain) the CSV an earlier run stored."""
+    if job.options.source_run_id:
+        try:
+            return ctx.registry.stored_csv(job.options.source_run_id)
+        except (MlflowException, requests.RequestException, OSError) as exc:
+            detail = getattr(exc, "message", None) or str(exc)
+            raise ModelTrainError(
+                f"the data of run {job.options.source_run_id} could not be read back from "
+                f"MLflow: {detail}"
+            ) from exc
+    data = ctx.staging.read(job.id)
+    if data is None:
+        raise ModelTrainError("the uploaded file is no longer available (it expired)")
+    return data
+
+
 def _train_and_register(
     ctx: WorkerContext, job: Job, heartbeat: Heartbeat
 ) -> tuple[RegisteredModel, dict[str, Any]]:
@@ -131,9 +149,7 @@ def _train_and_register(
         if not store.progress(job_id, stage, pct, best_score=best_score, eta_seconds=eta_seconds):
             raise JobStopped("the job was cancelled")
 
-    data = ctx.staging.read(job_id)
-    if data is None:
-        raise ModelTrainError("the uploaded file is no longer available (it expired)")
+    data = _read_data(ctx, job)
     df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
     options = TrainOptions(
         target=job.options.target,

@@ -204,7 +204,12 @@ def test_reports_plots_and_the_champion_alias_land_in_mlflow(stack):
             ].json()["trackingId"],
         )
     assert first["status"] == second["status"] == "completed"
-    assert first["result"]["champion"] is True and second["result"]["champion"] is False
+    assert first["result"]["champion"] == {
+        "promoted": True,
+        "reason": "the model had no champion",
+    }
+    assert second["result"]["champion"]["promoted"] is False
+    assert "on its held-out data" in second["result"]["champion"]["reason"]
     champion = registry.get_model_version_by_alias("ranked", "champion")
     assert champion.version == first["result"]["modelVersion"]
 

@@ -54,8 +54,9 @@ def test_a_version_becomes_champion_only_when_it_is_better(registry, mlflow_serv
             tags={"modeltrain.primaryMetric": "roc_auc", "modeltrain.primaryMetricValue": value},
         )
         versions.append(RegisteredModel(RANKED, str(mv.version), run_id=""))
-    assert registry.promote_if_better(versions[0], "roc_auc", 0.80)
-    assert not registry.promote_if_better(versions[1], "roc_auc", 0.75)
+    assert registry.promote_if_better(versions[0], "roc_auc", 0.80).promoted
+    worse = registry.promote_if_better(versions[1], "roc_auc", 0.75)
+    assert not worse.promoted and "scores 0.8 roc_auc" in worse.reason
     assert client.get_model_version_by_alias(RANKED, "champion").version == versions[0].version
-    assert registry.promote_if_better(versions[2], "roc_auc", 0.90)
+    assert registry.promote_if_better(versions[2], "roc_auc", 0.90).promoted
     assert client.get_model_version_by_alias(RANKED, "champion").version == versions[2].version

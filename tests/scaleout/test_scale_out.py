@@ -130,3 +130,71 @@ def test_killing_a_worker_mid_job_leaves_the_job_to_the_other(cluster):
         cluster.start_worker(victim).wait_ready(90)
     assert done["status"] == "completed", done["error"]
     assert done["worker"].startswith(f"{survivor}@") and done["attempts"] == 2
+
+
+def test_a_retrain_reads_the_stored_csv_on_the_other_worker_after_the_bytes_are_freed(cluster):
+    import redis
+
+    data = classification_frame(rows=200, seed=52)
+    with cluster.http(0) as a:
+        first = _wait(a, _post_chunk(a, 0, 1, data.to_csv(index=False).encode(), timeBudget="2")[
+            "trackingId"
+        ])  # fmt: skip
+        assert first["status"] == "completed", first["error"]
+        staged = redis.Redis.from_url(cluster.redis_url).keys(f"*upload:{first['trackingId']}:data")
+        assert staged == []  # the uploaded bytes were freed when the job ended
+        ran_first = first["worker"].split("@")[0]
+        other = "worker-b" if ran_first == "worker-a" else "worker-a"
+        cluster.workers[ran_first].stop(timeout=30)  # only the other worker is left
+        try:
+            answer = a.post(
+                f"/api/model-train/{first['trackingId']}/retrain",
+                json={"target": "income", "timeBudget": 2},
+            )
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["retrainOf"] == first["trackingId"]
+            again = _wait(a, answer.json()["trackingId"])
+        finally:
+            cluster.start_worker(ran_first).wait_ready(90)
+    assert again["status"] == "completed", again["error"]
+    assert again["retrainOf"] == first["trackingId"] and again["worker"].startswith(f"{other}@")
+    assert again["result"]["target"] == "income" and again["result"]["task"] == "regression"
+    assert again["result"]["rows"] == first["result"]["rows"]
+    assert again["options"]["sourceRunId"] == first["result"]["runId"]
+
+
+def _predict_status(client, model_id: str) -> int:
+    body = {"modelId": model_id, "inputs": records(classification_frame(rows=3, seed=4))}
+    return client.post("/api/model-inference/predict", json=body).status_code
+
+
+def _until(check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        time.sleep(0.1)
+
+
+def test_an_alias_serves_on_both_replicas_and_a_deleted_version_is_gone_from_both(cluster):
+    with cluster.http(0) as a, cluster.http(1) as b:
+        job = _wait(a, _post_chunk(a, 0, 1, CSV, timeBudget="2", modelName="everywhere")[
+            "trackingId"
+        ])  # fmt: skip
+        assert job["status"] == "completed", job["error"]
+        model_id, version = job["modelId"], job["result"]["modelVersion"]
+        for replica in (a, b):  # both load and cache the version
+            assert _predict_status(replica, model_id) == 200
+        set_alias = a.put("/api/models/everywhere/aliases/staging", json={"version": version})
+        assert set_alias.status_code == 200, set_alias.text
+        assert _predict_status(a, "models:/everywhere@staging") == 200  # at once where set
+        _until(lambda: _predict_status(b, "models:/everywhere@staging") == 200)
+
+        refused = b.delete(f"/api/models/everywhere/versions/{version}")
+        assert refused.status_code == 409 and set(refused.json()["aliases"]) >= {"staging"}
+        assert _predict_status(a, model_id) == 200  # a refusal changes nothing
+        gone = b.delete(f"/api/models/everywhere/versions/{version}", params={"force": "true"})
+        assert gone.status_code == 200, gone.text
+        assert "staging" in gone.json()["removedAliases"]
+        for replica in (b, a):
+            _until(lambda r=replica: _predict_status(r, model_id) == 404)
+            assert _predict_status(replica, "models:/everywhere@staging") == 404

@@ -1,13 +1,15 @@
-"""Registered models: /api/models"""
+"""Registered models: /api/models, their aliases and versions"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from modeltrain import __version__
+from modeltrain.api.auth import caller_of
 from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
 
@@ -32,3 +34,43 @@ def info(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
 @router.get("/models", summary="Registered models with their versions and metrics")
 def list_models(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
     return JSONResponse(services.registry.list_models())
+
+
+class AliasBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: JsonValue  # checked by the lifecycle: a number, or digits in a string
+
+
+@router.put(
+    "/models/{name}/aliases/{alias}",
+    summary="Point an alias at a version (a hand-set champion stays until set again)",
+)
+def set_alias(
+    name: str,
+    alias: str,
+    body: AliasBody,
+    request: Request,
+    services: Annotated[Services, Depends(get_services)],
+) -> JSONResponse:
+    who = caller_of(request.scope).label
+    return JSONResponse(services.lifecycle.set_alias(name, alias, body.version, who))
+
+
+@router.delete("/models/{name}/aliases/{alias}", summary="Remove an alias")
+def remove_alias(
+    name: str, alias: str, services: Annotated[Services, Depends(get_services)]
+) -> JSONResponse:
+    return JSONResponse(services.lifecycle.remove_alias(name, alias))
+
+
+@router.delete(
+    "/models/{name}/versions/{version}",
+    summary="Delete a version; 409 while an alias points at it unless force=true",
+)
+def delete_version(
+    name: str,
+    version: str,
+    services: Annotated[Services, Depends(get_services)],
+    force: bool = False,
+) -> JSONResponse:
+    return JSONResponse(services.lifecycle.delete_version(name, version, force))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from starlette.concurrency import run_in_threadpool
 
 from modeltrain.api.deps import get_services
@@ -22,10 +24,12 @@ from modeltrain.constants import (
     JobStatus,
 )
 from modeltrain.exceptions import NotFound
+from modeltrain.jobs.retrain import RetrainRequest
 from modeltrain.uploads.service import ChunkRequest
 
 router = APIRouter(prefix="/api/model-train", tags=["training"])
 ServicesDep = Annotated[Services, Depends(get_services)]
+SHA256_HEX = r"^\s*[0-9a-fA-F]{64}\s*$"
 
 
 @router.post(
@@ -44,7 +48,9 @@ async def upload_chunk(
     task: Annotated[str | None, Form()] = None,
     modelName: Annotated[str | None, Form(max_length=1000)] = None,
     timeBudget: Annotated[float | None, Form()] = None,
-    chunkSha256: Annotated[str | None, Form(pattern=r"^\s*[0-9a-fA-F]{64}\s*$")] = None,
+    chunkSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
+    fileSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
+    force: Annotated[bool, Form()] = False,
 ) -> JSONResponse:
     data = await chunk.read()
     request = ChunkRequest(
@@ -58,6 +64,8 @@ async def upload_chunk(
         model_name=modelName,
         time_budget=timeBudget,
         chunk_sha256=chunkSha256,
+        file_sha256=fileSha256,
+        force=force,
     )
     reply = await run_in_threadpool(services.uploads.receive, request)
     return JSONResponse(reply.to_json(), status_code=202 if reply.queued else 200)
@@ -164,6 +172,35 @@ def cancel_job(trackingId: str, services: ServicesDep) -> JSONResponse:
 def forget_job(trackingId: str, services: ServicesDep) -> JSONResponse:
     services.controls.forget(trackingId)
     return JSONResponse({"trackingId": trackingId, "forgotten": True})
+
+
+class RetrainBody(BaseModel):
+    """What changes from the first job; a field left out keeps its value."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: Annotated[str | None, PydanticField(max_length=1000)] = None
+    task: Literal["auto", "classification", "regression"] | None = None
+    modelName: Annotated[str | None, PydanticField(max_length=1000)] = None
+    timeBudget: float | None = None
+
+
+@router.post(
+    "/{trackingId}/retrain",
+    status_code=202,
+    summary="Train again on a completed job's data (read back from MLflow), with other options",
+)
+def retrain_job(
+    trackingId: str, services: ServicesDep, body: RetrainBody | None = None
+) -> JSONResponse:
+    body = body or RetrainBody()
+    request = RetrainRequest(
+        target=body.target, task=body.task, model_name=body.modelName, time_budget=body.timeBudget
+    )
+    job = services.retrainer.retrain(trackingId, request)
+    return JSONResponse(
+        {"trackingId": job.id, "retrainOf": trackingId, "status": job.status.value},
+        status_code=202,
+    )
 
 
 @router.post(

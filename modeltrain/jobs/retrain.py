@@ -1,0 +1,105 @@
+"""Retraining: a new job on the data an earlier job trained on, read back from the CSV that job
+logged with its MLflow run — so it works after the staged bytes were freed, days later, on any
+worker. Framework-free; the API route only maps fields."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from mlflow.exceptions import MlflowException
+
+from modeltrain.config import Settings
+from modeltrain.constants import JobStatus
+from modeltrain.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from modeltrain.jobs.models import Job, JobOptions
+from modeltrain.jobs.options import check_budget, clean_target, parse_task
+from modeltrain.jobs.queueing import Enqueue, queue_job
+from modeltrain.jobs.store import JobStore
+from modeltrain.logging import fields
+from modeltrain.registry import Registry
+from modeltrain.registry.model_ids import safe_model_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    """What changes from the first job; None keeps its value."""
+
+    target: str | None = None
+    task: str | None = None
+    model_name: str | None = None
+    time_budget: float | None = None
+
+
+class Retrainer:
+    def __init__(
+        self, settings: Settings, store: JobStore, registry: Registry, enqueue: Enqueue
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._registry = registry
+        self._enqueue = enqueue
+
+    def retrain(self, job_id: str, req: RetrainRequest) -> Job:
+        first = self._store.get(job_id)
+        if first is None:
+            raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
+        run_id = self._stored_run(first)
+        options = self._options(first, run_id, req)
+        job = self._store.create(
+            first.filename, options, self._settings.job_retention_seconds, retrain_of=first.id
+        )
+        queue_job(self._store, self._enqueue, job.id, options)
+        log.info("job.retrain.queued", extra=fields(job_id=job.id, retrain_of=first.id))
+        return self._store.get(job.id) or job
+
+    def _stored_run(self, job: Job) -> str:
+        """The run whose logged CSV the new job reads; 409 when the job has none."""
+        run_id = (job.result or {}).get("runId")
+        if job.status != JobStatus.COMPLETED or not run_id:
+            raise Conflict(
+                f"the job {job.id} has no stored data to train on again: it is "
+                f"{job.status.value}, and only a completed job's CSV is kept in MLflow",
+                trackingId=job.id,
+                status=job.status.value,
+            )
+        try:
+            if self._registry.has_stored_csv(run_id):
+                return str(run_id)
+        except MlflowException as exc:
+            raise ServiceUnavailable(f"MLflow did not answer: {exc.message}") from exc
+        raise Conflict(
+            f"the job {job.id} has no stored data to train on again: its run {run_id} kept no "
+            "CSV (it was deleted from MLflow)",
+            trackingId=job.id,
+        )
+
+    def _options(self, first: Job, run_id: str, req: RetrainRequest) -> JobOptions:
+        options = replace(first.options, source_run_id=run_id, file_sha256=None)
+        if req.task is not None:
+            options = replace(options, task=parse_task(req.task))
+        if req.time_budget is not None:
+            options = replace(options, time_budget=check_budget(self._settings, req.time_budget))
+        if req.model_name is not None:
+            options = replace(options, model_name=safe_model_name(req.model_name))
+        if req.target is not None:
+            target = clean_target(req.target)
+            if target is None:
+                raise InvalidInput("target may not be empty", field="target")
+            self._check_target(run_id, target)
+            options = replace(options, target=target)
+        return options
+
+    def _check_target(self, run_id: str, target: str) -> None:
+        try:
+            columns = self._registry.stored_columns(run_id)
+        except MlflowException as exc:
+            raise ServiceUnavailable(f"MLflow did not answer: {exc.message}") from exc
+        if columns is not None and target not in columns:
+            raise InvalidInput(
+                f"target {target!r} is not a column of the data; its columns are: "
+                + ", ".join(columns)[:1500],
+                field="target",
+            )
