@@ -76,9 +76,10 @@ class BenchStack:
 def chunk_form(
     filename: str, index: int, total: int, tracking_id: str | None, **first: str
 ) -> dict[str, str]:
-    """The form fields of one chunk; ``first`` (options such as timeBudget) go with chunk 0."""
+    """The form fields of one chunk; ``first`` (options such as timeBudget) go with chunk 0,
+    with ``force``: a benchmark uploads the same file many times and means each to train."""
     form = {"filename": filename, "chunkIndex": str(index), "totalChunks": str(total)}
-    form.update({"trackingId": tracking_id} if tracking_id else first)
+    form.update({"trackingId": tracking_id} if tracking_id else {"force": "true", **first})
     return form
 
 

@@ -72,8 +72,8 @@ def upload_ours(client: httpx.Client, data: bytes, chunk: int, **first: str) -> 
         form = {"filename": "bench.csv", "chunkIndex": str(i), "totalChunks": str(len(parts))}
         if tracking_id:
             form["trackingId"] = tracking_id
-        elif first:
-            form.update(first)
+        else:  # the same file each time, each meant to train
+            form.update({"force": "true", **(first or {})})
         r = client.post("/api/model-train/start", data=form, files={"chunk": ("c", part)})
         r.raise_for_status()
         tracking_id = r.json()["trackingId"]

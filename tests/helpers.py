@@ -28,9 +28,14 @@ def upload(
     data: bytes,
     chunks: list[bytes] | None = None,
     filename: str = "data.csv",
+    dedupe: bool = False,
     **options: object,
 ) -> list[httpx.Response]:
-    """Send ``data`` in order (as ``chunks`` when given); returns every response."""
+    """Send ``data`` in order (as ``chunks`` when given); returns every response. Tests upload
+    the same few files many times and mean each to train: unless ``dedupe``, chunk 0 says
+    ``force`` (the tests of duplicate uploads set it)."""
+    if not dedupe:
+        options.setdefault("force", "true")
     parts = chunks or [data]
     answers: list[httpx.Response] = []
     tracking_id = None

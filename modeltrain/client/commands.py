@@ -1,4 +1,5 @@
-"""The `modeltrain train|status|models|predict` commands: the HTTP API for terminals."""
+"""The `modeltrain train|retrain|status|jobs|models|predict` commands: the HTTP API for
+terminals."""
 
 from __future__ import annotations
 
@@ -47,14 +48,27 @@ def cmd_train(args: argparse.Namespace) -> int:
                 task=args.task,
                 model_name=args.model_name,
                 time_budget=args.time_budget,
+                force=args.force,
                 on_progress=lambda sent, total: bar.update(task, completed=sent, total=total),
             )
         tracking_id = answer["trackingId"]
-        err.print(f"uploaded; tracking id [bold]{tracking_id}[/bold]")
-        if not args.wait:
-            console.print(tracking_id)
+        if answer.get("duplicateOf"):
+            err.print(
+                f"already trained: [bold]{answer['modelId']}[/bold] (job {tracking_id}, same "
+                "bytes and options; --force trains again)"
+            )
+            console.print(answer["modelId"] if args.wait else tracking_id)
             return 0
-        job = _follow(client, tracking_id)
+        err.print(f"uploaded; tracking id [bold]{tracking_id}[/bold]")
+        return _finish(client, tracking_id, args.wait)
+
+
+def _finish(client: ServiceClient, tracking_id: str, wait: bool) -> int:
+    """Print the tracking id (no wait), or follow the job and print its modelId."""
+    if not wait:
+        console.print(tracking_id)
+        return 0
+    job = _follow(client, tracking_id)
     if job["status"] == "failed":
         err.print(f"[red]training failed:[/red] {job['error']}")
         return 1
@@ -148,6 +162,51 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retrain(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        answer = client.retrain(
+            args.tracking_id,
+            target=args.target,
+            task=args.task,
+            modelName=args.model_name,
+            timeBudget=args.time_budget,
+        )
+        tracking_id = answer["trackingId"]
+        err.print(f"retraining {args.tracking_id}'s data as job [bold]{tracking_id}[/bold]")
+        return _finish(client, tracking_id, args.wait)
+
+
+def cmd_jobs_delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.forget_job(args.tracking_id)
+    err.print(f"forgot job {args.tracking_id} (its model, if any, stays registered)")
+    return 0
+
+
+def cmd_models_alias(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        if args.remove:
+            answer = client.remove_alias(args.name, args.alias)
+            err.print(f"removed @{args.alias} (it pointed at version {answer['version']})")
+            return 0
+        if not args.version:
+            err.print("[red]give the version the alias should point at, or --remove[/red]")
+            return 2
+        answer = client.set_alias(args.name, args.alias, args.version)
+    err.print(f"models:/{args.name}@{args.alias} -> version {answer['version']}")
+    console.print(answer["modelId"])
+    return 0
+
+
+def cmd_models_delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        answer = client.delete_version(args.name, args.version, args.force)
+    removed = answer["removedAliases"]
+    suffix = f" and its aliases {', '.join('@' + a for a in removed)}" if removed else ""
+    err.print(f"deleted {answer['modelId']}{suffix}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
@@ -166,42 +225,87 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def add_client_commands(sub: argparse._SubParsersAction, settings: Settings) -> None:
     """Register the client commands, each with --url and --api-key."""
 
+    def connection(defaults: bool) -> argparse.ArgumentParser:
+        """--url and --api-key; a subcommand's copy has no defaults, so that the values given
+        to its parent command (`models --url … alias …`) are kept."""
+        parent = argparse.ArgumentParser(add_help=False)
+        url = settings.url if defaults else argparse.SUPPRESS
+        key = settings.api_key if defaults else argparse.SUPPRESS
+        parent.add_argument("--url", default=url, help=f"the service (MODELTRAIN_URL; {url})")
+        parent.add_argument("--api-key", default=key, help="API key (MODELTRAIN_API_KEY)")
+        return parent
+
+    with_defaults, without_defaults = connection(True), connection(False)
+
     def client_parser(name: str, help_text: str) -> argparse.ArgumentParser:
-        parser = sub.add_parser(name, help=help_text)
+        return sub.add_parser(name, help=help_text, parents=[with_defaults])
+
+    def run(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+        return lambda args, _settings: _guard(command, args)
+
+    def job_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--target", help="column to predict (default: the last one)")
+        parser.add_argument("--task", choices=["auto", "classification", "regression"])
+        parser.add_argument("--model-name", help="registry name (default: from the file name)")
+        parser.add_argument("--time-budget", type=float, help="seconds of model search")
         parser.add_argument(
-            "--url", default=settings.url, help=f"the service (MODELTRAIN_URL; {settings.url})"
-        )
-        parser.add_argument(
-            "--api-key", default=settings.api_key, help="API key (MODELTRAIN_API_KEY)"
-        )
-        return parser
+            "--wait", action=argparse.BooleanOptionalAction, default=True,
+            help="follow training to the end (default) and print the modelId",
+        )  # fmt: skip
 
     train = client_parser("train", "upload a CSV and train a model on it")
     train.add_argument("file")
-    train.add_argument("--target", help="column to predict (default: the last one)")
-    train.add_argument("--task", choices=["auto", "classification", "regression"])
-    train.add_argument("--model-name", help="registry name (default: from the file name)")
-    train.add_argument("--time-budget", type=float, help="seconds of model search")
+    job_options(train)
     train.add_argument(
-        "--wait", action=argparse.BooleanOptionalAction, default=True,
-        help="follow training to the end (default) and print the modelId",
-    )  # fmt: skip
-    train.set_defaults(func=lambda a, s: _guard(cmd_train, a))
+        "--force", action="store_true", help="train even if the same file and options were"
+    )
+    train.set_defaults(func=run(cmd_train))
+
+    retrain = client_parser("retrain", "train again on a finished job's data, other options")
+    retrain.add_argument("tracking_id")
+    job_options(retrain)
+    retrain.set_defaults(func=run(cmd_retrain))
 
     status = client_parser("status", "all jobs as a table, or one job")
     status.add_argument("tracking_id", nargs="?")
     status.add_argument("--limit", type=int, default=50)
-    status.set_defaults(func=lambda a, s: _guard(cmd_status, a))
+    status.set_defaults(func=run(cmd_status))
 
-    models = client_parser("models", "registered models and their versions")
-    models.set_defaults(func=lambda a, s: _guard(cmd_models, a))
+    jobs = client_parser("jobs", "finished jobs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    forget = jobs_sub.add_parser(
+        "delete", help="forget a finished job (its model stays)", parents=[without_defaults]
+    )
+    forget.add_argument("tracking_id")
+    forget.set_defaults(func=run(cmd_jobs_delete))
+
+    models = client_parser("models", "registered models and their versions (alias, delete)")
+    models.set_defaults(func=run(cmd_models))
+    models_sub = models.add_subparsers(dest="models_command")
+    alias = models_sub.add_parser(
+        "alias", help="point an alias at a version, or --remove it", parents=[without_defaults]
+    )
+    alias.add_argument("name")
+    alias.add_argument("alias", help="e.g. champion, staging")
+    alias.add_argument("version", nargs="?")
+    alias.add_argument("--remove", action="store_true", help="remove the alias")
+    alias.set_defaults(func=run(cmd_models_alias))
+    delete = models_sub.add_parser(
+        "delete", help="delete a version (admin key)", parents=[without_defaults]
+    )
+    delete.add_argument("name")
+    delete.add_argument("version")
+    delete.add_argument(
+        "--force", action="store_true", help="also when aliases point at it (they go too)"
+    )
+    delete.set_defaults(func=run(cmd_models_delete))
 
     predict = client_parser("predict", "predict the rows of a CSV file")
     predict.add_argument("model_id", help="models:/<name>/<version> or models:/<name>@<alias>")
     predict.add_argument("file")
     predict.add_argument("-o", "--output", help="write the predictions (CSV) here")
     predict.add_argument("--probabilities", action="store_true", help="add class probabilities")
-    predict.set_defaults(func=lambda a, s: _guard(cmd_predict, a))
+    predict.set_defaults(func=run(cmd_predict))
 
 
 def _guard(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

@@ -67,14 +67,23 @@ class ServiceClient:
         task: str | None = None,
         model_name: str | None = None,
         time_budget: float | None = None,
+        force: bool = False,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
         """Send the file in ordered chunks (each retried as the protocol allows); returns the
-        last answer (with `trackingId` and `status`)."""
+        last answer (with `trackingId` and `status`). Chunk 0 carries the file's SHA-256: when
+        the service already trained on the same bytes with the same options, it answers with
+        `duplicateOf` and `modelId` and nothing more is sent (unless ``force``)."""
         data = path.read_bytes()
         total = max(1, -(-len(data) // chunk_bytes))
-        options = {"target": target, "task": task, "modelName": model_name}
+        options = {
+            "target": target,
+            "task": task,
+            "modelName": model_name,
+            "fileSha256": hashlib.sha256(data).hexdigest(),
+            "force": "true" if force else None,
+        }
         if time_budget is not None:
             options["timeBudget"] = str(time_budget)
         tracking_id: str | None = None
@@ -96,6 +105,8 @@ class ServiceClient:
             )
             answer = response.json()
             tracking_id = answer["trackingId"]
+            if answer.get("duplicateOf"):
+                break
             if on_progress:
                 on_progress(answer["receivedBytes"], len(data))
         return answer
@@ -117,6 +128,24 @@ class ServiceClient:
             if job["status"] in FINISHED:
                 return
             time.sleep(interval)
+
+    def retrain(self, tracking_id: str, **changes: Any) -> dict[str, Any]:
+        body = {k: v for k, v in changes.items() if v is not None}
+        return self._request("POST", f"/api/model-train/{tracking_id}/retrain", json=body).json()
+
+    def forget_job(self, tracking_id: str) -> dict[str, Any]:
+        return self._request("DELETE", f"/api/model-train/{tracking_id}").json()
+
+    def set_alias(self, name: str, alias: str, version: str) -> dict[str, Any]:
+        path = f"/api/models/{name}/aliases/{alias}"
+        return self._request("PUT", path, json={"version": version}).json()
+
+    def remove_alias(self, name: str, alias: str) -> dict[str, Any]:
+        return self._request("DELETE", f"/api/models/{name}/aliases/{alias}").json()
+
+    def delete_version(self, name: str, version: str, force: bool = False) -> dict[str, Any]:
+        path = f"/api/models/{name}/versions/{version}"
+        return self._request("DELETE", path, params={"force": str(force).lower()}).json()
 
     def models(self) -> list[dict[str, Any]]:
         return self._request("GET", "/api/models").json()

@@ -58,10 +58,16 @@ class Retrainer:
     def _stored_run(self, job: Job) -> str:
         """The run whose logged CSV the new job reads; 409 when the job has none."""
         run_id = (job.result or {}).get("runId")
+        if not job.status.is_terminal:
+            raise Conflict(
+                f"the job {job.id} is {job.status.value}: retrain it once it has completed",
+                trackingId=job.id,
+                status=job.status.value,
+            )
         if job.status != JobStatus.COMPLETED or not run_id:
             raise Conflict(
-                f"the job {job.id} has no stored data to train on again: it is "
-                f"{job.status.value}, and only a completed job's CSV is kept in MLflow",
+                f"the job {job.id} has no stored data to train on again: it failed before its "
+                "model was logged, and only a completed job's CSV is kept in MLflow",
                 trackingId=job.id,
                 status=job.status.value,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -82,3 +83,47 @@ def test_refusals_and_an_unreachable_service_are_clear_errors(stack, tmp_path):
         capture_output=True, text=True, timeout=60, env=stack.env,
     )  # fmt: skip
     assert gone.returncode == 1 and "cannot reach" in gone.stderr
+
+
+def test_the_lifecycle_commands(stack, tmp_path):
+    path = tmp_path / "cli life.csv"
+    classification_frame(rows=150, seed=31).to_csv(path, index=False)
+    model_id = run(stack, "train", str(path), "--time-budget", "1").stdout.strip().splitlines()[-1]
+    again = run(stack, "train", str(path), "--time-budget", "1")
+    assert again.stdout.strip() == model_id and f"already trained: {model_id}" in again.stderr
+    forced = run(stack, "train", str(path), "--time-budget", "1", "--force")
+    assert "already trained" not in forced.stderr and forced.stdout.strip() != model_id
+    listed = run(stack, "status").stdout.splitlines()
+    tracking_id = next(line for line in listed if model_id in line).split()[1]
+
+    retrained = run(stack, "retrain", tracking_id, "--target", "income", "--time-budget", "1")
+    new_id = retrained.stdout.strip().splitlines()[-1]
+    assert new_id.startswith("models:/cli-life/") and "retraining" in retrained.stderr
+
+    version = model_id.rsplit("/", 1)[1]
+    aliased = run(stack, "models", "alias", "cli-life", "staging", version)
+    assert aliased.stdout.strip() == model_id
+    refused = run(stack, "models", "delete", "cli-life", version, check_code=1)
+    assert "@staging" in refused.stderr and "force" in refused.stderr
+    run(stack, "models", "alias", "cli-life", "staging", "--remove")
+    deleted = run(stack, "models", "delete", "cli-life", version)
+    assert f"deleted {model_id}" in deleted.stderr
+    assert model_id not in run(stack, "models").stdout
+
+    run(stack, "jobs", "delete", tracking_id)
+    assert run(stack, "status", tracking_id, check_code=1).returncode == 1
+
+
+def test_keys_new_prints_a_key_and_a_settings_line_that_gives_it_its_role():
+    from modeltrain.api.auth import AccessKeys
+    from modeltrain.config import Settings
+
+    printed = subprocess.run(
+        [sys.executable, "-m", "modeltrain", "keys", "new", "--role", "train"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    key = printed[1].strip()
+    line = printed[-1].strip().removeprefix("MODELTRAIN_API_KEYS='").removesuffix("'")
+    keys = AccessKeys.from_settings(Settings(_env_file=None, api_keys=json.loads(line)))
+    caller = keys.caller(key.encode())
+    assert caller is not None and caller.role == "train"

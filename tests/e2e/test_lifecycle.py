@@ -75,7 +75,7 @@ def test_a_hand_set_champion_survives_a_better_new_version(stack, weak_version):
 def test_the_same_file_with_the_same_options_is_trained_once(stack):
     data = classification_frame(rows=150, seed=62).to_csv(index=False).encode()
     digest = hashlib.sha256(data).hexdigest()
-    options = {"modelName": "dedup", "timeBudget": 1}
+    options = {"modelName": "dedup", "timeBudget": 1, "dedupe": True}
     with stack.http() as client:
         first = _train(client, data, **options)
         # fileSha256 on chunk 0: one chunk is sent, nothing more is needed.
@@ -91,7 +91,9 @@ def test_the_same_file_with_the_same_options_is_trained_once(stack):
         assert job["status"] == "completed" and job["duplicateOf"] == first["trackingId"]
         assert job["modelId"] == first["modelId"] and job["progress"] == 100
         # Another budget, or force: trained again.
-        other = upload(client, data, fileSha256=digest, modelName="dedup", timeBudget=2)
+        other = upload(
+            client, data, fileSha256=digest, modelName="dedup", timeBudget=2, dedupe=True
+        )
         forced = upload(client, data, fileSha256=digest, force="true", **options)
         for answers in (other, forced):
             assert answers[-1].status_code == 202, answers[-1].text
@@ -99,7 +101,7 @@ def test_the_same_file_with_the_same_options_is_trained_once(stack):
             assert again["status"] == "completed" and again["duplicateOf"] is None
             assert again["modelId"] != first["modelId"]
         # A client whose fileSha256 lies about the bytes is refused at the last chunk.
-        lying = upload(client, data + b"\n", fileSha256=digest, modelName="dedup-2")
+        lying = upload(client, data + b"\n", fileSha256=digest, modelName="dedup-2", dedupe=True)
         assert lying[-1].status_code == 422 and lying[-1].json()["field"] == "fileSha256"
         lied = client.get(f"/api/model-train/status/{lying[0].json()['trackingId']}").json()
         assert lied["status"] == "failed" and "fileSha256" in lied["error"]

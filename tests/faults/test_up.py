@@ -95,7 +95,7 @@ def test_a_killed_api_comes_back_and_an_upload_in_flight_finishes(up):
     chunks = to_chunks(QUICK_CSV, 3)
     form = {"filename": "api-killed.csv", "totalChunks": "3"}
     with up.http() as client:
-        first = _send_retrying(client, {**form, "chunkIndex": "0"}, chunks[0])
+        first = _send_retrying(client, {**form, "chunkIndex": "0", "force": "true"}, chunks[0])
         assert first.status_code == 200, first.text
         tracking_id = first.json()["trackingId"]
         up.kill("api")

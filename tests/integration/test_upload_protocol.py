@@ -17,6 +17,8 @@ CSV = classification_frame(rows=120).to_csv(index=False).encode()
 
 def _post(client, index, total, part, tracking_id=None, filename="d.csv", **extra):
     form = {"filename": filename, "chunkIndex": str(index), "totalChunks": str(total), **extra}
+    if index == 0:
+        form.setdefault("force", "true")  # the same file is trained each time
     if tracking_id:
         form["trackingId"] = tracking_id
     return client.post(

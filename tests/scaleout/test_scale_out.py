@@ -39,7 +39,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def _post_chunk(client, index, total, part, tracking_id=None, **extra):
     form = {"filename": "alternating.csv", "chunkIndex": str(index), "totalChunks": str(total)}
-    form.update(extra)
+    form.update({"force": "true", **extra})  # the same file is trained each time
     if tracking_id:
         form["trackingId"] = tracking_id
     answer = client.post("/api/model-train/start", data=form, files={"chunk": ("c", part)})
