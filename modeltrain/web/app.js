@@ -105,15 +105,31 @@ for (const type of ["dragenter", "dragover"]) $("drop").addEventListener(type, (
 for (const type of ["dragleave", "drop"]) $("drop").addEventListener(type, () => $("drop").classList.remove("over"));
 $("drop").addEventListener("drop", (e) => { e.preventDefault(); pick(e.dataTransfer.files[0]); });
 
+// SHA-256 of the whole file (hex), so that the service can say it already trained on it; null
+// where Web Crypto is not offered (pages served over plain HTTP from another host).
+async function fileSha256(file) {
+  if (!(window.crypto && crypto.subtle)) return null;
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function showDuplicate(body) {
+  $("upload").hidden = true;
+  $("train-note").replaceChildren("Already trained: ", link(body.modelId, `#/job/${body.duplicateOf}`),
+    " (same file and options). Tick “train again” to train anyway.");
+}
+
 $("train-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!chosen) return;
   $("train-button").disabled = true;
   $("upload").hidden = false;
   $("train-error").textContent = "";
+  $("train-note").textContent = "";
   const total = Math.max(1, Math.ceil(chosen.size / CHUNK_BYTES));
   let trackingId = null;
   try {
+    const sha256 = $("force").checked ? null : await fileSha256(chosen);
     for (let index = 0; index < total; index++) {
       const form = new FormData();
       form.append("filename", chosen.name);
@@ -125,12 +141,15 @@ $("train-form").addEventListener("submit", async (event) => {
         form.append("task", $("task").value);
         if ($("model-name").value) form.append("modelName", $("model-name").value);
         if ($("time-budget").value) form.append("timeBudget", $("time-budget").value);
+        if (sha256) form.append("fileSha256", sha256);
+        if ($("force").checked) form.append("force", "true");
       }
       form.append("chunk", chosen.slice(index * CHUNK_BYTES, (index + 1) * CHUNK_BYTES), chosen.name);
       const response = await withRetries(() => fetch("/api/model-train/start", { method: "POST", body: form, headers: headers() }));
       const body = await response.json();
       if (response.status === 401) { showAuth(); throw new Error("this service wants an API key"); }
       if (!response.ok) throw new Error(body.error);
+      if (body.duplicateOf) { showDuplicate(body); return; }
       trackingId = body.trackingId;
       $("upload-bar").value = (100 * body.receivedBytes) / chosen.size;
       $("upload-text").textContent = `Uploading… ${(body.receivedBytes / 1e6).toFixed(1)} of ${(chosen.size / 1e6).toFixed(1)} MB`;
@@ -169,6 +188,8 @@ function renderJob(job) {
     + (job.bestScore != null ? ` · best so far ${fmt(job.bestScore)}` : "")
     + (running && job.eta != null ? ` · about ${Math.ceil(job.eta)} s of search left` : "");
   $("job-file").textContent = job.filename;
+  const origin = job.retrainOf ? ["retrain of ", job.retrainOf] : job.duplicateOf ? ["same file and options as ", job.duplicateOf] : null;
+  $("job-origin").replaceChildren(...(origin ? [origin[0], link(origin[1].slice(0, 8), `#/job/${origin[1]}`)] : []));
   $("job-bar").value = job.progress;
   $("job-progress").textContent = `${job.progress}%`;
   $("job-error").textContent = job.error || "";
@@ -191,6 +212,14 @@ function renderJob(job) {
   const drivers = Object.entries(result.explanations || {}).slice(0, 15);
   $("job-why").hidden = drivers.length === 0;
   bars($("job-why-bars"), drivers);
+  if ($("retrain-form").dataset.job !== job.trackingId) { // once per job: keep what was typed
+    $("retrain-form").dataset.job = job.trackingId;
+    const columns = [result.target, ...(result.features || []), ...Object.keys(result.droppedColumns || {})];
+    $("retrain-columns").replaceChildren(...[...new Set(columns)].map((c) => new Option(c)));
+    $("retrain-target").value = result.target;
+    $("retrain-budget").value = (job.options && job.options.timeBudget) || "";
+    $("retrain-error").textContent = "";
+  }
   $("job-warnings").replaceChildren(...((result.guardrails || {}).warnings || []).map((w) => Object.assign(document.createElement("li"), { textContent: w })));
   showPlots(job);
 }
@@ -236,6 +265,20 @@ function watchJob(id) {
   return () => { closed = true; if (source) source.close(); clearTimeout(timer); };
 }
 
+$("retrain-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("retrain-error").textContent = "";
+  const body = {};
+  if ($("retrain-target").value) body.target = $("retrain-target").value;
+  if ($("retrain-budget").value) body.timeBudget = Number($("retrain-budget").value);
+  try {
+    const answer = await api(`/api/model-train/${$("retrain-form").dataset.job}/retrain`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    location.hash = `#/job/${answer.trackingId}`;
+  } catch (error) { $("retrain-error").textContent = error.message; }
+});
+
 $("copy-model").addEventListener("click", async () => {
   await navigator.clipboard.writeText($("job-model").textContent).catch(() => {});
   $("copy-model").textContent = "Copied";
@@ -265,14 +308,46 @@ function watchJobs() {
 
 async function loadModels() {
   const models = await api("/api/models");
-  const versions = models.flatMap((m) => m.versions);
+  const versions = models.flatMap((m) => m.versions.map((v) => ({
+    ...v, name: m.name,
+    aliases: Object.entries(m.aliases || {}).filter(([, to]) => String(to) === String(v.version)).map(([a]) => a),
+  })));
+  const button = (text, action) => {
+    const b = Object.assign(document.createElement("button"), { type: "button", textContent: text });
+    b.addEventListener("click", () => action().then(loadModels).catch((e) => ($("models-error").textContent = e.message)));
+    return b;
+  };
+  const actions = (v) => {
+    const box = document.createElement("span");
+    if (!v.aliases.includes("champion")) box.appendChild(button("Make champion", () => setAlias(v, "champion")));
+    box.appendChild(button("Delete", () => deleteVersion(v)));
+    return box;
+  };
+  $("models-error").textContent = "";
   table($("models-table"), [
     { label: "model", value: (v) => link(v.modelId, `#/predict/${encodeURIComponent(v.modelId)}`) },
+    { label: "aliases", value: (v) => v.aliases.map((a) => `@${a}`).join(" ") },
     { label: "status", value: (v) => v.status },
     { label: "metrics", value: (v) => Object.entries(v.metrics).map(([k, x]) => `${k} ${fmt(x)}`).join(", ") },
     { label: "job", value: (v) => (v.trackingId ? link(v.trackingId.slice(0, 8), `#/job/${v.trackingId}`) : "") },
+    { label: "", value: actions },
   ], versions);
   $("model-ids").replaceChildren(...versions.map((v) => new Option(v.modelId)));
+}
+
+const modelPath = (v) => `/api/models/${encodeURIComponent(v.name)}`;
+
+async function setAlias(v, alias) {
+  await api(`${modelPath(v)}/aliases/${alias}`, {
+    method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ version: String(v.version) }),
+  });
+}
+
+async function deleteVersion(v) {
+  if (!confirm(`Delete ${v.modelId}? It can no longer be used for predictions.`)) return;
+  const force = v.aliases.length > 0;
+  if (force && !confirm(`${v.aliases.map((a) => "@" + a).join(", ")} point(s) at it; remove them too?`)) return;
+  await api(`${modelPath(v)}/versions/${v.version}?force=${force}`, { method: "DELETE" });
 }
 
 // --- predict ---------------------------------------------------------------------------------

@@ -103,3 +103,59 @@ def test_the_page_refuses_a_file_that_is_not_a_csv(stack, browser, tmp_path):
     assert "not a CSV file" in page.text_content("#train-error")
     assert page.is_hidden("#train-form")
     page.close()
+
+
+def test_a_person_is_told_a_file_was_trained_retrains_it_and_manages_versions(
+    stack, browser, tmp_path
+):
+    csv = tmp_path / "browsed.csv"
+    classification_frame(rows=150, seed=43).to_csv(csv, index=False)
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.on("dialog", lambda dialog: dialog.accept())  # "delete …?" and "remove its aliases?"
+
+    def train(force: bool = False) -> None:
+        page.goto(stack.api_url)
+        page.set_input_files("#file", str(csv))
+        page.wait_for_selector("#train-form:not([hidden])")
+        page.fill("#time-budget", "1")
+        page.set_checked("#force", force)
+        page.click("#train-button")
+
+    train()
+    page.wait_for_url("**/#/job/*", timeout=60_000)
+    first_job = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#job-status.completed", timeout=90_000)
+    model_id = page.text_content("#job-model")
+
+    train()  # the same file and options: nothing is uploaded past the first chunk
+    page.wait_for_selector("#train-note a")
+    assert page.text_content("#train-note").startswith(f"Already trained: {model_id}")
+    page.screenshot(path=str(SHOTS / "5-already-trained.png"))
+
+    page.goto(f"{stack.api_url}/#/job/{first_job}")
+    page.wait_for_selector("#job-status.completed")
+    page.fill("#retrain-target", "income")
+    page.fill("#retrain-budget", "1")
+    page.click("#retrain-button")
+    page.wait_for_function(f"!location.hash.endsWith('{first_job}')")
+    new_job = page.url.rsplit("/", 1)[1]
+    page.wait_for_function(f"document.getElementById('job-id').textContent === '{new_job}'")
+    page.wait_for_selector("#job-status.completed", timeout=90_000)
+    assert page.text_content("#job-origin") == f"retrain of {first_job[:8]}"
+    assert "r2" in page.text_content("#job-metrics")
+    retrained = page.text_content("#job-model")
+
+    page.goto(f"{stack.api_url}/#/models")
+
+    def row(model: str):
+        return page.locator("#models-table tbody tr", has_text=model)
+
+    assert "@champion" in row(retrained).text_content()  # another metric: promoted
+    row(model_id).get_by_role("button", name="Make champion").click()  # back to the first
+    row(model_id).filter(has_text="@champion").wait_for()
+    assert "@champion" not in row(retrained).text_content()
+    page.screenshot(path=str(SHOTS / "6-models.png"), full_page=True)
+    row(retrained).get_by_role("button", name="Delete").click()
+    row(retrained).wait_for(state="detached")
+    assert page.text_content("#models-error") == ""
+    page.close()
