@@ -188,6 +188,10 @@ def test_an_alias_serves_on_both_replicas_and_a_deleted_version_is_gone_from_bot
         assert set_alias.status_code == 200, set_alias.text
         assert _predict_status(a, "models:/everywhere@staging") == 200  # at once where set
         _until(lambda: _predict_status(b, "models:/everywhere@staging") == 200)
+        assert a.delete("/api/models/everywhere/aliases/staging").status_code == 200
+        assert _predict_status(a, "models:/everywhere@staging") == 404  # at once where removed
+        _until(lambda: _predict_status(b, "models:/everywhere@staging") == 404)
+        assert a.put("/api/models/everywhere/aliases/staging", json={"version": version}).is_success
 
         refused = b.delete(f"/api/models/everywhere/versions/{version}")
         assert refused.status_code == 409 and set(refused.json()["aliases"]) >= {"staging"}
