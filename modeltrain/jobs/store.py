@@ -273,31 +273,33 @@ class JobStore:
             job_id, stage=stage, progress=progress, best_score=best_score, eta_seconds=eta_seconds
         )
 
-    def complete(self, job_id: str, result: dict[str, Any], model_id: str) -> bool:
-        return self.update(
-            job_id,
-            status=JobStatus.COMPLETED,
-            stage=Stage.DONE,
-            progress=100,
-            result=result,
-            model_id=model_id,
-            error="",
-        )
-
-    def complete_as_duplicate(self, job_id: str, original: Job, options: JobOptions) -> bool:
-        """An upload of the same bytes and options as ``original`` (completed): the job ends
-        at once with its result and model, saying whose duplicate it is."""
-        assert original.result is not None and original.model_id is not None
+    def complete(
+        self,
+        job_id: str,
+        result: dict[str, Any],
+        model_id: str,
+        *,
+        options: JobOptions | None = None,
+        duplicate_of: str | None = None,
+    ) -> bool:
         return self.update(
             job_id,
             status=JobStatus.COMPLETED,
             stage=Stage.DONE,
             progress=100,
             options=options,
-            result=original.result,
-            model_id=original.model_id,
+            result=result,
+            model_id=model_id,
             error="",
-            duplicate_of=original.id,
+            duplicate_of=duplicate_of,
+        )
+
+    def complete_as_duplicate(self, job_id: str, original: Job, options: JobOptions) -> bool:
+        """An upload of the same bytes and options as ``original`` (completed): the job ends
+        at once with its result and model, saying whose duplicate it is."""
+        assert original.result is not None and original.model_id is not None
+        return self.complete(
+            job_id, original.result, original.model_id, options=options, duplicate_of=original.id
         )
 
     def fail(self, job_id: str, error: str) -> bool:

@@ -73,11 +73,14 @@ class ModelEvents:
         if not data.startswith(b"{"):
             await self._warm(data.decode())
             return
-        event = orjson.loads(data)
-        if event.get("event") == "deleted":
-            self._cache.evict(event["name"], event["version"])
-        elif event.get("event") == "alias":
-            self._cache.forget_alias(event["name"], event["alias"])
+        try:
+            event = orjson.loads(data)
+            if event.get("event") == "deleted":
+                self._cache.evict(event["name"], event["version"])
+            elif event.get("event") == "alias":
+                self._cache.forget_alias(event["name"], event["alias"])
+        except (ValueError, KeyError, AttributeError) as exc:  # not one of ours: ignore it
+            log.warning("serving.events.unreadable", extra=fields(error=str(exc)[:200]))
 
     async def _warm(self, model: str) -> None:
         name, _, version = model.rpartition("/")
