@@ -51,6 +51,14 @@ class BenchStack:
         )
         return self
 
+    def start_api(self, **settings: str) -> str:
+        """One more API process on this stack's Redis and MLflow, with other settings."""
+        port = free_port()
+        env = {**self.env, **settings}
+        log = self.run_dir / "logs" / f"api-{port}.log"
+        self._add(api_process(env, "127.0.0.1", port, log).start().wait_ready(60))
+        return f"http://127.0.0.1:{port}"
+
     def start_bare(self) -> str:
         port = free_port()
         argv = [

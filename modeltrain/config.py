@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     model_cache_size: int = Field(default=16, ge=1)  # loaded model versions kept per process
     alias_ttl_seconds: float = Field(default=10.0, ge=0)  # seconds an alias's version is trusted
     max_predict_rows: int = Field(default=100_000, ge=1)  # rows per prediction request
+    drift_psi_threshold: float = Field(default=0.2, gt=0)  # a column drifts above this PSI
+    drift_min_rows: int = Field(default=500, ge=1)  # served rows before drift is judged
+    drift_counting: bool = True  # count served rows into their version's profile bins
+
+    # --- webhooks (a job's `callbackUrl`, called by a worker when the job ends) -------------
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)  # host names; none: no calls
+    webhook_secret: str | None = None  # HMAC-SHA256 key of X-Modeltrain-Signature
+    webhook_attempts: int = Field(default=5, ge=1)  # tries per job (1 s, 2 s, 4 s … apart)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)  # per try
 
     # --- logging -----------------------------------------------------------------------
     log_level: str = "INFO"
@@ -82,7 +91,7 @@ class Settings(BaseSettings):
     # on disk before Redis answers). bench/service.py measures what `always` costs.
     redis_appendfsync: Literal["everysec", "always"] = "everysec"
 
-    @field_validator("api_key", "mlflow_tracking_uri", mode="before")
+    @field_validator("api_key", "mlflow_tracking_uri", "webhook_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

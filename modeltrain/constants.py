@@ -107,6 +107,12 @@ class Keys:
     def duplicate(self, digest: str) -> str:  # string: the completed job with these bytes
         return f"{self.prefix}:dup:{digest}"  # and options (jobs/duplicates.py)
 
+    def callbacks_due(self) -> str:  # sorted set: ended jobs whose callbackUrl is still to
+        return f"{self.prefix}:callbacks:due"  # be called, scored by when (epoch s)
+
+    def drift(self, name: str, version: str) -> str:  # hash: served rows counted into the
+        return f"{self.prefix}:drift:{name}/{version}"  # version's profile bins, and `since`
+
     def model_events(self) -> str:  # pub/sub channel: "<name>/<version>" of new model versions
         return f"{self.prefix}:events:models"
 
@@ -123,6 +129,12 @@ HEARTBEATS_PER_LEASE = 6
 # between) is sent again by a reaper; the claim makes a duplicate message harmless.
 DISPATCH_GRACE_SECONDS = 30
 REAPS_PER_LEASE = 3
+
+# Webhooks: a failed call is tried again after 1 s, 2 s, 4 s … (at most a minute), and a sender
+# holds a due call this much longer than its timeout before another worker may take it.
+WEBHOOK_BACKOFF_SECONDS = 1.0
+WEBHOOK_BACKOFF_MAX_SECONDS = 60.0
+WEBHOOK_HOLD_SECONDS = 30.0
 # Seconds a job may run beyond its time budget (loading, logging, registering) before Celery's
 # soft time limit stops it; the hard limit follows HARD_LIMIT_GRACE_SECONDS later.
 JOB_OVERHEAD_SECONDS = 600

@@ -27,6 +27,7 @@ from modeltrain.runtime.stack import (
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / ".artifacts"
+WEBHOOK_SECRET = "webhook-test-secret"
 
 
 @dataclass
@@ -104,6 +105,9 @@ def stack(redis_server: RedisServer, mlflow_server: str, run_dir: Path) -> Itera
         MODELTRAIN_DEFAULT_TIME_BUDGET="3",  # a search uses its whole budget: keep jobs short
         MODELTRAIN_MAX_TIME_BUDGET="15",  # fuzzed uploads cannot keep the worker busy long
         MODELTRAIN_ALIAS_TTL_SECONDS="1",
+        MODELTRAIN_WEBHOOK_ALLOWED_HOSTS='["127.0.0.1"]',  # the webhook tests' receiver
+        MODELTRAIN_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        MODELTRAIN_WEBHOOK_ATTEMPTS="3",
         PYTHONPATH=str(ROOT),
     )
     logs = ARTIFACTS / "logs"

@@ -17,7 +17,13 @@ from modeltrain import __version__
 from modeltrain.api.auth import AccessKeys, ApiKeyMiddleware
 from modeltrain.api.errors import install_error_handlers
 from modeltrain.api.limits import UploadSizeLimit
-from modeltrain.api.metrics import ApiMetrics, CacheCollector, JobsCollector, MetricsMiddleware
+from modeltrain.api.metrics import (
+    ApiMetrics,
+    CacheCollector,
+    DriftCollector,
+    JobsCollector,
+    MetricsMiddleware,
+)
 from modeltrain.api.plain_routes import document_plain_routes
 from modeltrain.api.request_ids import RequestIdMiddleware
 from modeltrain.api.routes import health, inference, models, training
@@ -39,12 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         metrics.add_collector(CacheCollector(services.models))
         metrics.add_collector(JobsCollector(services.job_store))
+        metrics.add_collector(DriftCollector(services.models, services.drift_reports))
         listener = asyncio.create_task(services.model_events.run(), name="model-events")
+        services.drift.start()
         log.info("api.started", extra=fields(mlflow=settings.mlflow_tracking_uri))
         try:
             yield
         finally:
             listener.cancel()
+            services.drift.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             await services.aclose()

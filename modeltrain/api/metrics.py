@@ -1,5 +1,6 @@
 """Prometheus metrics of one API process: request latency per route, prediction latency and
-rows per model, the model cache, and job counts by status (read from Redis at scrape time).
+rows per model, the model cache, job counts by status and input drift (read from Redis at
+scrape time).
 
 Each API process has its own registry; scrape every replica (see README)."""
 
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modeltrain.constants import JobStatus
 
 if TYPE_CHECKING:
+    from modeltrain.drift.service import DriftReports
     from modeltrain.jobs import JobStore
     from modeltrain.serving import ModelCache
 
@@ -92,6 +94,39 @@ class JobsCollector(Collector):
         for status in JobStatus:
             gauge.add_metric([status.value], counts.get(status, 0))
         yield gauge
+
+
+class DriftCollector(Collector):
+    """PSI per input column of each version loaded in this process, and the rows counted for
+    it (all replicas' rows: the counts are in Redis), read at scrape time."""
+
+    def __init__(self, cache: ModelCache, reports: DriftReports) -> None:
+        self._cache = cache
+        self._reports = reports
+
+    def collect(self) -> Iterator[Metric]:
+        psi = GaugeMetricFamily(
+            "modeltrain_drift_psi",
+            "Population stability index of an input column since the drift window began.",
+            labels=["model", "version", "column"],
+        )
+        rows = GaugeMetricFamily(
+            "modeltrain_drift_rows",
+            "Served rows counted for drift since the window began.",
+            labels=["model", "version"],
+        )
+        for model in self._cache.loaded():
+            if model.profile is None:
+                continue
+            try:
+                report = self._reports.report(model.name, model.version, model.profile)
+            except Exception:  # Redis away: no drift figures this time
+                return
+            rows.add_metric([model.name, model.version], report["rows"])
+            for column in report["columns"]:
+                psi.add_metric([model.name, model.version, column["column"]], column["psi"])
+        yield psi
+        yield rows
 
 
 class MetricsMiddleware:

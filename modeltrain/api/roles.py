@@ -13,8 +13,8 @@ from starlette.routing import compile_path
 
 
 class Role(StrEnum):
-    PREDICT = "predict"  # predict, list models
-    TRAIN = "train"  # also upload, follow, cancel, finish, retrain and forget jobs
+    PREDICT = "predict"  # predict, list models, read drift
+    TRAIN = "train"  # also upload, follow, cancel, finish, retrain and forget jobs; drift windows
     ADMIN = "admin"  # also set and remove aliases, delete versions
 
     @property
@@ -41,6 +41,8 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("PUT", "/api/models/{name}/aliases/{alias}"): Role.ADMIN,
     ("DELETE", "/api/models/{name}/aliases/{alias}"): Role.ADMIN,
     ("DELETE", "/api/models/{name}/versions/{version}"): Role.ADMIN,
+    ("GET", "/api/models/{name}/versions/{version}/drift"): Role.PREDICT,
+    ("DELETE", "/api/models/{name}/versions/{version}/drift"): Role.TRAIN,
 }
 UNLISTED_ROLE = Role.ADMIN
 

@@ -19,6 +19,8 @@ from modeltrain.connections import (
     create_redis,
 )
 from modeltrain.constants import Keys
+from modeltrain.drift.counting import DriftFlusher
+from modeltrain.drift.service import DriftReports
 from modeltrain.jobs import AsyncJobReader, JobStore
 from modeltrain.jobs.control import JobControls
 from modeltrain.jobs.duplicates import DuplicateIndex
@@ -47,6 +49,8 @@ class Services:
     registry: Registry
     lifecycle: ModelLifecycle  # aliases, version deletion
     models: ModelCache
+    drift: DriftFlusher  # served rows counted for drift, flushed to Redis
+    drift_reports: DriftReports
     model_events: ModelEvents  # warms new versions, evicts deleted ones
 
     @classmethod
@@ -69,6 +73,7 @@ class Services:
             mlflow_client, settings.model_cache_size, alias_ttl=settings.alias_ttl_seconds
         )
         channel = keys.model_events()
+        drift = DriftFlusher(client, keys, settings.job_retention_seconds)
 
         def alias_changed(name: str, alias: str, version: str | None) -> None:
             if version is None:
@@ -79,6 +84,8 @@ class Services:
 
         def version_deleted(name: str, version: str) -> None:
             models.evict(name, version)
+            drift.forget(name, version)
+            client.delete(keys.drift(name, version))
             announce_deleted(client, channel, name, version)
 
         return cls(
@@ -97,6 +104,14 @@ class Services:
             registry=registry,
             lifecycle=ModelLifecycle(mlflow_client, alias_changed, version_deleted),
             models=models,
+            drift=drift,
+            drift_reports=DriftReports(
+                client,
+                keys,
+                mlflow_client,
+                settings.drift_psi_threshold,
+                settings.drift_min_rows,
+            ),
             model_events=ModelEvents(async_client, channel, models),
         )
 

@@ -36,6 +36,8 @@ class Field(StrEnum):
     FINISH_REQUESTED = "finishRequested"  # '1': end the model search early (read by HEARTBEAT)
     RETRAIN_OF = "retrainOf"  # the job whose stored data this job trains on again
     DUPLICATE_OF = "duplicateOf"  # the completed job with the same bytes and options
+    CALLBACK_URL = "callbackUrl"  # called when the job ends (worker/callbacks.py)
+    CALLBACKS = "callbacks"  # JSON list: each call of callbackUrl and how it went
     STATUS_JSON = "statusJson"  # the rendered status document, kept current by the scripts
 
 
@@ -65,6 +67,7 @@ STATUS_DOCUMENT: tuple[tuple[str, Field, Kind], ...] = (
     ("options", Field.OPTIONS, Kind.JSON),
     ("retrainOf", Field.RETRAIN_OF, Kind.TEXT),
     ("duplicateOf", Field.DUPLICATE_OF, Kind.TEXT),
+    ("callbacks", Field.CALLBACKS, Kind.JSON),
 )
 
 
@@ -151,6 +154,8 @@ class Job:
     eta_seconds: float | None = None
     retrain_of: str | None = None
     duplicate_of: str | None = None
+    callback_url: str | None = None
+    callbacks: list[dict[str, Any]] | None = None
     status_json: bytes | None = None  # the status document, as the scripts rendered it
 
     @classmethod
@@ -182,6 +187,8 @@ class Job:
             eta_seconds=number(Field.ETA_SECONDS),
             retrain_of=text(Field.RETRAIN_OF) or None,
             duplicate_of=text(Field.DUPLICATE_OF) or None,
+            callback_url=text(Field.CALLBACK_URL) or None,
+            callbacks=orjson.loads(h[Field.CALLBACKS]) if h.get(Field.CALLBACKS) else None,
             status_json=h.get(Field.STATUS_JSON),
         )
 

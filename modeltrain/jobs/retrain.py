@@ -13,7 +13,7 @@ from modeltrain.config import Settings
 from modeltrain.constants import JobStatus
 from modeltrain.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from modeltrain.jobs.models import Job, JobOptions
-from modeltrain.jobs.options import check_budget, clean_target, parse_task
+from modeltrain.jobs.options import check_budget, check_callback_url, clean_target, parse_task
 from modeltrain.jobs.queueing import Enqueue, queue_job
 from modeltrain.jobs.store import JobStore
 from modeltrain.logging import fields
@@ -31,6 +31,7 @@ class RetrainRequest:
     task: str | None = None
     model_name: str | None = None
     time_budget: float | None = None
+    callback_url: str | None = None  # called when the new job ends (not inherited)
 
 
 class Retrainer:
@@ -48,8 +49,13 @@ class Retrainer:
             raise NotFound(f"unknown trackingId {job_id!r}", trackingId=job_id)
         run_id = self._stored_run(first)
         options = self._options(first, run_id, req)
+        callback_url = check_callback_url(self._settings, req.callback_url)
         job = self._store.create(
-            first.filename, options, self._settings.job_retention_seconds, retrain_of=first.id
+            first.filename,
+            options,
+            self._settings.job_retention_seconds,
+            retrain_of=first.id,
+            callback_url=callback_url,
         )
         queue_job(self._store, self._enqueue, job.id, options)
         log.info("job.retrain.queued", extra=fields(job_id=job.id, retrain_of=first.id))

@@ -45,9 +45,19 @@ end
 
 RENDER_FUNCTION = _render_function()
 
+# ``ended(key, due, id)``: a job just ended; when it has a callbackUrl, its call is due now.
+ENDED_FUNCTION = """
+local function ended(key, due, id)
+  if redis.call('HGET', key, '$F_CALLBACK_URL') then
+    redis.call('ZADD', due, redis.call('TIME')[1], id)
+  end
+end
+"""
+
 
 def _lua(text: str) -> str:
-    return Template(RENDER_FUNCTION + text).substitute(_WORDS)  # a misspelt $NAME fails here
+    prelude = RENDER_FUNCTION + ENDED_FUNCTION
+    return Template(prelude + text).substitute(_WORDS)  # a misspelt $NAME fails here
 
 
 # KEYS: job hash, jobs index. ARGV: now, ttl (s), epoch s, job id, field/value...
@@ -69,7 +79,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return render(KEYS[1], ARGV[1])
 """)
 
-# KEYS: job hash, lease, running set.
+# KEYS: job hash, lease, running set, due callbacks.
 # ARGV: now, progress ('' = keep), ttl for finished records (s), status ('' = keep), job id,
 # field/value...
 # Returns 1 applied, 0 no such job, -1 already finished (nothing changes).
@@ -89,6 +99,7 @@ if ARGV[4] == '$COMPLETED' or ARGV[4] == '$FAILED' then
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
   redis.call('DEL', KEYS[2])
   redis.call('SREM', KEYS[3], ARGV[5])
+  ended(KEYS[1], KEYS[4], ARGV[5])
 end
 render(KEYS[1], ARGV[5])
 return 1
@@ -109,8 +120,8 @@ render(KEYS[1], ARGV[6])
 return 1
 """)
 
-# KEYS: job hash, lease, running set. ARGV: now, owner, lease ttl (s), max attempts, progress,
-# retention (s), job id.
+# KEYS: job hash, lease, running set, due callbacks. ARGV: now, owner, lease ttl (s), max
+# attempts, progress, retention (s), job id.
 # A worker takes a queued job, or a running one whose lease lapsed (its worker was lost).
 CLAIM = _lua("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return '$C_MISSING' end
@@ -125,6 +136,7 @@ if attempts > tonumber(ARGV[4]) then
     'the worker running this job was lost ' .. (attempts - 1) .. ' time(s); giving up')
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
   redis.call('SREM', KEYS[3], id)
+  ended(KEYS[1], KEYS[4], id)
   render(KEYS[1], id)
   return '$C_EXHAUSTED'
 end
@@ -195,5 +207,34 @@ if not status then return 0 end
 if status ~= '$COMPLETED' and status ~= '$FAILED' then return -1 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+""")
+
+# KEYS: due callbacks. ARGV: job id, now, held until (epoch s).
+# A sender takes a due call, holding it until it is recorded (or the hold lapses, when the
+# sender died: then another takes it); returns 1 when this call took it.
+TAKE_CALLBACK = _lua("""
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not due or tonumber(due) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+""")
+
+# KEYS: job hash, due callbacks. ARGV: job id, the attempt (JSON object), retry at (epoch s;
+# '' = no more tries).
+# Appends one call of the job's callbackUrl to its `callbacks` — the one change a finished record
+# takes — and schedules the next try, if any. Returns 0 when the job is gone (forgotten).
+RECORD_CALLBACK = _lua("""
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) return 0 end
+local raw = redis.call('HGET', KEYS[1], '$F_CALLBACKS')
+local calls = (raw and raw ~= '') and cjson.decode(raw) or {}
+table.insert(calls, cjson.decode(ARGV[2]))
+redis.call('HSET', KEYS[1], '$F_CALLBACKS', cjson.encode(calls))
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+render(KEYS[1], ARGV[1])
 return 1
 """)

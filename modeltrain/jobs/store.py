@@ -97,6 +97,8 @@ class JobStore:
         self._hand_back = client.register_script(scripts.HAND_BACK)
         self._finish = client.register_script(scripts.REQUEST_FINISH)
         self._forget = client.register_script(scripts.FORGET)
+        self._take_callback = client.register_script(scripts.TAKE_CALLBACK)
+        self._record_callback = client.register_script(scripts.RECORD_CALLBACK)
 
     # --- create and read -----------------------------------------------------------------
     def create(
@@ -106,6 +108,7 @@ class JobStore:
         ttl_seconds: int,
         job_id: str | None = None,
         retrain_of: str | None = None,
+        callback_url: str | None = None,
     ) -> Job:
         """A new job in `pending/uploading`; it expires after ``ttl_seconds`` unless queued."""
         job_id = job_id or new_job_id()
@@ -113,6 +116,8 @@ class JobStore:
         args += [Field.FILENAME.value, filename, Field.OPTIONS.value, options.to_json()]
         if retrain_of is not None:
             args += [Field.RETRAIN_OF.value, retrain_of]
+        if callback_url is not None:
+            args += [Field.CALLBACK_URL.value, callback_url]
         self._create(keys=[self._keys.job(job_id), self._keys.jobs_index()], args=args)
         job = self.get(job_id)
         assert job is not None  # just written
@@ -204,7 +209,12 @@ class JobStore:
         return self._update(keys=self._job_keys(job_id), args=args) == 1
 
     def _job_keys(self, job_id: str) -> builtins.list[str]:
-        return [self._keys.job(job_id), self._keys.lease(job_id), self._keys.running()]
+        return [
+            self._keys.job(job_id),
+            self._keys.lease(job_id),
+            self._keys.running(),
+            self._keys.callbacks_due(),
+        ]
 
     def touch_upload(self, job_id: str, ttl_seconds: int) -> None:
         """Keep an upload's job alive while chunks arrive."""
@@ -318,6 +328,28 @@ class JobStore:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job
         then never starts; a running one stops at its next checkpoint."""
         return self.update(job_id, status=JobStatus.FAILED, error=CANCELLED_MESSAGE)
+
+    # --- webhooks: the calls of ended jobs' callbackUrl ------------------------------------
+    def due_callbacks(self, limit: int = 20) -> builtins.list[str]:
+        """Ended jobs whose callback is due now (not held by a sender)."""
+        due = self._keys.callbacks_due()
+        return _texts(self._redis.zrangebyscore(due, "-inf", time.time(), start=0, num=limit))
+
+    def take_callback(self, job_id: str, hold_seconds: float) -> bool:
+        """Take a due callback to send it; True for the one sender that did."""
+        now = time.time()
+        args: builtins.list[Any] = [job_id, now, now + hold_seconds]
+        return self._take_callback(keys=[self._keys.callbacks_due()], args=args) == 1
+
+    def record_callback(self, job_id: str, attempt: dict[str, Any], retry_at: float | None) -> bool:
+        """Add one call to the job's `callbacks`; try again at ``retry_at`` (None: no more)."""
+        keys = [self._keys.job(job_id), self._keys.callbacks_due()]
+        args: builtins.list[Any] = [
+            job_id,
+            orjson.dumps(attempt),
+            "" if retry_at is None else retry_at,
+        ]
+        return self._record_callback(keys=keys, args=args) == 1
 
     def forget(self, job_id: str) -> bool | None:
         """Remove a finished job's record and list entry: True when done, None for no such job,

@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import STAGE_PROGRESS, Stage, Task
+from modeltrain.drift.profile import build_profile
 from modeltrain.exceptions import TrainingError
 from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
 from modeltrain.pipeline.final import as_ensemble, choose, describe, fit_members
@@ -72,6 +73,8 @@ class TrainedModel:
     search: dict[str, Any] = field(default_factory=dict)  # validation scheme, trials, refit
     # mean |contribution| per input column on the held-out rows (modeltrain_model/explain.py)
     explanations: dict[str, float] = field(default_factory=dict)
+    # the inputs' training profile, what served rows are measured against (drift/profile.py)
+    profile: dict[str, Any] = field(default_factory=dict)
 
 
 def _example(X: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
@@ -224,6 +227,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         holdout=holdout,
         importance=importance,
         explanations=explanations,
+        profile=build_profile(data.X, plan.kinds(), plan.datetime).to_json(),
         search={
             "validation": found.validation,
             "trials": len(found.trials),

@@ -26,6 +26,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from modeltrain.drift.profile import Profile
 from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
 from modeltrain.registry import champion
@@ -57,6 +58,7 @@ CANDIDATE_LOG_THREADS = 8  # concurrent requests logging the search's nested run
 # server's time, measured); the leaderboard table artifact lists every one.
 NESTED_RUNS = 50
 STORED_CSV_DIR, STORED_CSV_NAME = "data", "input.csv"  # the uploaded bytes, as a run artifact
+PROFILE_ARTIFACT = "report/profile.json"  # the inputs' training profile (drift/profile.py)
 
 
 # What a registered version needs to load and predict anywhere, beside the code it carries
@@ -87,6 +89,19 @@ def _shipped_code() -> Iterator[list[str]]:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
         yield [target]
+
+
+def load_profile(client: MlflowClient, run_id: str) -> Profile | None:
+    """A run's ``report/profile.json``, or None when it has none."""
+    import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
+        except (MlflowException, OSError):
+            return None
+        with open(path) as fh:
+            return Profile.from_json(json.load(fh))
 
 
 class RegistrationGateError(TrainingError):
@@ -283,6 +298,8 @@ class Registry:
             mlflow.log_dict(trained.importance, "report/feature_importance.json")
         if trained.explanations:
             mlflow.log_dict(trained.explanations, "report/mean_contributions.json")
+        if trained.profile:
+            mlflow.log_dict(trained.profile, PROFILE_ARTIFACT)
         from modeltrain.registry import plots  # matplotlib: only where models are logged
 
         figures = plots.plots(
@@ -348,6 +365,11 @@ class Registry:
         except MlflowException as exc:
             return not is_missing(exc)
         return True
+
+    def profile(self, run_id: str) -> Profile | None:
+        """The training profile logged with the run; None for a run without one (versions
+        trained before profiles were kept)."""
+        return load_profile(self._client, run_id)
 
     def has_stored_csv(self, run_id: str) -> bool:
         """Whether the run kept the CSV it was trained on (what a retrain reads)."""

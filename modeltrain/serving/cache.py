@@ -16,10 +16,12 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from modeltrain.drift.profile import Profile
 from modeltrain.exceptions import Conflict, NotFound, ServiceUnavailable
 from modeltrain.logging import fields
 from modeltrain.registry.errors import is_missing
 from modeltrain.registry.model_ids import ModelRef
+from modeltrain.registry.registry import load_profile
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ class LoadedModel:
     columns: list[tuple[str, str, bool]]  # (name, mlflow type, required)
     load_seconds: float
     batcher: Any = None  # the MicroBatcher of this version in an API process, made on first use
+    profile: Profile | None = None  # its inputs' training profile (None: trained before them)
+    drift: Any = None  # the DriftCounter of this version in an API process, made on first use
 
     @property
     def takes_columns(self) -> bool:
@@ -97,7 +101,10 @@ def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
         raw = model.get_raw_model()
     except Exception:  # not every flavour exposes its raw model
         raw = None
-    loaded = LoadedModel(name, version, model, raw, columns, time.monotonic() - started)
+    profile = load_profile(client, mv.run_id) if mv.run_id else None
+    loaded = LoadedModel(
+        name, version, model, raw, columns, time.monotonic() - started, profile=profile
+    )
     log.info(
         "serving.model.loaded",
         extra=fields(model=name, version=version, seconds=round(loaded.load_seconds, 3)),
@@ -208,6 +215,11 @@ class ModelCache:
                 f"model {key[0]!r} has no version {key[1]} (it was deleted)",
                 modelId=f"models:/{key[0]}/{key[1]}",
             )
+
+    def loaded(self) -> list[LoadedModel]:
+        """The versions loaded now."""
+        with self._lock:
+            return list(self._models.values())
 
     def peek(self, ref: ModelRef) -> LoadedModel | None:
         """The loaded model when it is in the cache; no registry call, no waiting."""

@@ -22,7 +22,7 @@ from modeltrain.exceptions import (
 )
 from modeltrain.jobs import Job, JobOptions, JobStore
 from modeltrain.jobs.duplicates import DuplicateIndex
-from modeltrain.jobs.options import build_options
+from modeltrain.jobs.options import build_options, check_callback_url
 from modeltrain.jobs.queueing import Enqueue, queue_job
 from modeltrain.jobs.store import new_job_id
 from modeltrain.logging import fields
@@ -55,6 +55,7 @@ class ChunkRequest:
     chunk_sha256: str | None = None
     file_sha256: str | None = None  # chunk 0: of the whole file, for the duplicate short-cut
     force: bool = False  # chunk 0: train even when the same bytes and options were trained
+    callback_url: str | None = None  # chunk 0: called when the job ends (a webhook)
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,11 @@ class UploadService:
                     "trackingId is required for every chunk but the first", field="trackingId"
                 )
             options = self._options(req)
+            callback_url = check_callback_url(self._settings, req.callback_url)
             duplicate = self._duplicate_of(options)
             if duplicate is not None:  # nothing to upload: that job has the model already
                 return _duplicate_reply(duplicate, duplicate, req)
-            job = self._begin(req, options)
+            job = self._begin(req, options, callback_url)
         else:
             found = self._store.get(req.tracking_id)
             if found is None:
@@ -152,7 +154,7 @@ class UploadService:
         )
 
     # --- steps ---------------------------------------------------------------------------
-    def _begin(self, req: ChunkRequest, options: JobOptions) -> Job:
+    def _begin(self, req: ChunkRequest, options: JobOptions, callback_url: str | None) -> Job:
         job_id = new_job_id()
         if not self._staging.begin(job_id, req.total_chunks):
             raise TooManyRequests(
@@ -165,6 +167,7 @@ class UploadService:
             options,
             self._settings.upload_ttl_seconds,
             job_id=job_id,
+            callback_url=callback_url,
         )
         log.info("upload.started", extra=fields(job_id=job.id, total_chunks=req.total_chunks))
         return job

@@ -330,12 +330,48 @@ async function loadModels() {
     { label: "status", value: (v) => v.status },
     { label: "metrics", value: (v) => Object.entries(v.metrics).map(([k, x]) => `${k} ${fmt(x)}`).join(", ") },
     { label: "job", value: (v) => (v.trackingId ? link(v.trackingId.slice(0, 8), `#/job/${v.trackingId}`) : "") },
+    { label: "drift", value: driftBadge },
     { label: "", value: actions },
   ], versions);
   $("model-ids").replaceChildren(...versions.map((v) => new Option(v.modelId)));
 }
 
 const modelPath = (v) => `/api/models/${encodeURIComponent(v.name)}`;
+
+// A version's drift as a badge (filled in when its report arrives); click it for the table.
+function driftBadge(v) {
+  const badge = Object.assign(document.createElement("button"), { type: "button", className: "badge", textContent: "…" });
+  api(`${modelPath(v)}/versions/${v.version}/drift`).then((report) => {
+    const drifted = report.drifted;
+    badge.textContent = drifted === null ? `${report.rows} rows` : drifted.length ? `drift: ${drifted.join(", ")}` : "no drift";
+    badge.classList.add(drifted && drifted.length ? "failed" : drifted ? "completed" : "pending");
+    badge.addEventListener("click", () => showDrift(v, report));
+  }).catch(() => { badge.textContent = "—"; badge.title = "no profile: trained before drift was kept"; });
+  return badge;
+}
+
+function showDrift(v, report) {
+  $("drift").hidden = false;
+  $("drift").dataset.path = `${modelPath(v)}/versions/${v.version}/drift`;
+  $("drift-title").textContent = `Drift of ${report.modelId}: ${report.rows} rows since ${report.since || "—"}`
+    + (report.reason ? ` (${report.reason})` : "");
+  table($("drift-table"), [
+    { label: "column", value: (c) => c.column },
+    { label: "kind", value: (c) => c.kind },
+    { label: "PSI", value: (c) => fmt(c.psi) },
+    { label: "missing", value: (c) => fmt(c.missingShare) },
+    { label: "outside training", value: (c) => fmt(c.outsideTrainingShare) },
+    { label: "drifted", value: (c) => (c.drifted === null ? "—" : c.drifted ? "yes" : "no") },
+  ], report.columns);
+}
+
+$("drift-reset").addEventListener("click", async () => {
+  try {
+    const report = await api($("drift").dataset.path, { method: "DELETE" });
+    $("drift-title").textContent = `Drift of ${report.modelId}: a new window began at ${report.since}`;
+    loadModels();
+  } catch (error) { $("models-error").textContent = error.message; }
+});
 
 async function setAlias(v, alias) {
   await api(`${modelPath(v)}/aliases/${alias}`, {

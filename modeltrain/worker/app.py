@@ -1,8 +1,8 @@
 """The Celery app ``celery-app``: ``celery -A modeltrain.worker.app worker``.
 
 The app object is made at import (Celery needs a module attribute; making it does not connect).
-Clients are made per worker process after fork, in ``worker_process_init``; the reaper runs in
-the main process from ``worker_ready``.
+Clients are made per worker process after fork, in ``worker_process_init``; the reaper and the
+webhook sender run in the main process from ``worker_ready``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from modeltrain.config import get_settings
 from modeltrain.connections import create_celery_app
 from modeltrain.constants import REAPS_PER_LEASE, TRAIN_TASK_NAME
 from modeltrain.logging import configure_logging
+from modeltrain.worker.callbacks import CallbackSender
 from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.dispatch import send_train_task
 from modeltrain.worker.reaper import Reaper
@@ -28,6 +29,7 @@ app = celery_app  # `celery -A modeltrain.worker.app` finds `app`
 
 _context: WorkerContext | None = None
 _reaper: Reaper | None = None
+_callbacks: CallbackSender | None = None
 
 
 @setup_logging.connect
@@ -49,8 +51,9 @@ def _create_context() -> WorkerContext:
 
 
 @worker_ready.connect
-def _start_reaper(**_: object) -> None:
-    global _reaper
+def _start_main_process_threads(**_: object) -> None:
+    """The reaper and the webhook sender, in the worker's main process."""
+    global _reaper, _callbacks
     ctx = _create_context()
     _reaper = Reaper(
         ctx.store,
@@ -59,12 +62,16 @@ def _start_reaper(**_: object) -> None:
         interval=max(1.0, settings.lease_seconds / REAPS_PER_LEASE),
     )
     _reaper.start()
+    _callbacks = CallbackSender(ctx.store, settings)
+    _callbacks.start()
 
 
 @worker_shutdown.connect
-def _stop_reaper(**_: object) -> None:
+def _stop_main_process_threads(**_: object) -> None:
     if _reaper is not None:
         _reaper.stop()
+    if _callbacks is not None:
+        _callbacks.stop()
 
 
 def _get_context() -> WorkerContext:

@@ -154,6 +154,14 @@ def test_a_person_is_told_a_file_was_trained_retrains_it_and_manages_versions(
     row(model_id).get_by_role("button", name="Make champion").click()  # back to the first
     row(model_id).filter(has_text="@champion").wait_for()
     assert "@champion" not in row(retrained).text_content()
+    # a drift badge per version; clicking it shows the per-column table
+    badge = row(model_id).locator("button.badge")
+    badge.filter(has_text="rows").wait_for()  # fewer rows than MODELTRAIN_DRIFT_MIN_ROWS
+    badge.click()
+    page.wait_for_selector("#drift:not([hidden])")
+    assert {"age", "income", "city"} <= set(
+        page.locator("#drift-table tbody tr td:first-child").all_text_contents()
+    )
     page.screenshot(path=str(SHOTS / "6-models.png"), full_page=True)
     row(retrained).get_by_role("button", name="Delete").click()
     row(retrained).wait_for(state="detached")

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modeltrain.api.plain_routes import install_ahead
 from modeltrain.api.services import Services
+from modeltrain.drift.counting import DriftCounter
 from modeltrain.exceptions import InvalidInput
 from modeltrain.registry import parse_model_id
 from modeltrain.serving import LoadedModel, answer_as_csv, frame_from_csv, frame_from_request
@@ -111,6 +112,13 @@ async def _frame(rows: Rows, model: LoadedModel) -> pd.DataFrame:
     return await run_in_threadpool(model_frame, rows, model)
 
 
+def _drift(services: Services, model: LoadedModel) -> DriftCounter:
+    if model.drift is None:
+        assert model.profile is not None
+        model.drift = services.drift.counter(model.name, model.version, model.profile)
+    return model.drift
+
+
 PREDICT_PATH = "/api/model-inference/predict"
 
 
@@ -136,6 +144,8 @@ async def predict_route(request: Request) -> Response:
         check_explainable(model)
     data = await _frame(rows, model)
     result = answer(model, *await _batcher(model).submit(data, probabilities))
+    if model.profile is not None and services.settings.drift_counting:
+        _drift(services, model).record(data)
     if explain:
         small = isinstance(rows, list) and len(rows) <= INLINE_ROWS
         result["explanations"] = (

@@ -63,6 +63,28 @@ def remove_alias(
     return JSONResponse(services.lifecycle.remove_alias(name, alias))
 
 
+@router.get(
+    "/models/{name}/versions/{version}/drift",
+    summary="PSI of each input column of the rows served since the window began",
+)
+def drift(
+    name: str, version: str, services: Annotated[Services, Depends(get_services)]
+) -> JSONResponse:
+    services.drift.flush()  # this process's latest rows count too
+    return JSONResponse(services.drift_reports.report(name, version))
+
+
+@router.delete(
+    "/models/{name}/versions/{version}/drift",
+    summary="Start a new drift window for the version (the counts so far are dropped)",
+)
+def reset_drift(
+    name: str, version: str, services: Annotated[Services, Depends(get_services)]
+) -> JSONResponse:
+    services.drift.flush()
+    return JSONResponse(services.drift_reports.reset(name, version))
+
+
 @router.delete(
     "/models/{name}/versions/{version}",
     summary="Delete a version; 409 while an alias points at it unless force=true",

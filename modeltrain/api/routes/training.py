@@ -51,6 +51,7 @@ async def upload_chunk(
     chunkSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
     fileSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
     force: Annotated[bool, Form()] = False,
+    callbackUrl: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> JSONResponse:
     data = await chunk.read()
     request = ChunkRequest(
@@ -66,6 +67,7 @@ async def upload_chunk(
         chunk_sha256=chunkSha256,
         file_sha256=fileSha256,
         force=force,
+        callback_url=callbackUrl,
     )
     reply = await run_in_threadpool(services.uploads.receive, request)
     return JSONResponse(reply.to_json(), status_code=202 if reply.queued else 200)
@@ -182,6 +184,7 @@ class RetrainBody(BaseModel):
     task: Literal["auto", "classification", "regression"] | None = None
     modelName: Annotated[str | None, PydanticField(max_length=1000)] = None
     timeBudget: float | None = None
+    callbackUrl: Annotated[str | None, PydanticField(max_length=4000)] = None
 
 
 @router.post(
@@ -194,7 +197,11 @@ def retrain_job(
 ) -> JSONResponse:
     body = body or RetrainBody()
     request = RetrainRequest(
-        target=body.target, task=body.task, model_name=body.modelName, time_budget=body.timeBudget
+        target=body.target,
+        task=body.task,
+        model_name=body.modelName,
+        time_budget=body.timeBudget,
+        callback_url=body.callbackUrl,
     )
     job = services.retrainer.retrain(trackingId, request)
     return JSONResponse(

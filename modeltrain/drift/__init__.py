@@ -1,0 +1,1 @@
+"""Input drift: each version's training profile, and served rows counted against it."""
