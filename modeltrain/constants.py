@@ -18,12 +18,20 @@ class JobStatus(StrEnum):
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
+class JobKind(StrEnum):
+    """What a job does with its upload."""
+
+    TRAIN = "train"  # trains and registers a model (POST /api/model-train/start)
+    BATCH = "batch"  # predicts every row with a registered model (POST .../batch)
+
+
 class Stage(StrEnum):
     UPLOADING = "uploading"
     QUEUED = "queued"
     LOADING = "loading"
     PROFILING = "profiling"
     TRAINING = "training"
+    PREDICTING = "predicting"  # a batch job: its rows, block by block
     EVALUATING = "evaluating"
     LOGGING = "logging"
     REGISTERING = "registering"
@@ -67,6 +75,7 @@ STAGE_PROGRESS: dict[Stage, int] = {
     Stage.LOADING: 8,
     Stage.PROFILING: 12,
     Stage.TRAINING: 15,
+    Stage.PREDICTING: 15,  # a batch job: then up to 95 as its blocks are predicted
     Stage.EVALUATING: 80,
     Stage.LOGGING: 85,
     Stage.REGISTERING: 92,
@@ -113,6 +122,9 @@ class Keys:
     def drift(self, name: str, version: str) -> str:  # hash: served rows counted into the
         return f"{self.prefix}:drift:{name}/{version}"  # version's profile bins, and `since`
 
+    def batch_result(self, job_id: str) -> str:  # list: a batch job's result CSV in blocks
+        return f"{self.prefix}:batch:{job_id}:result"  # (the first holds the header)
+
     def model_events(self) -> str:  # pub/sub channel: "<name>/<version>" of new model versions
         return f"{self.prefix}:events:models"
 
@@ -151,6 +163,7 @@ CSV_SNIFF_BYTES = 64 * 1024  # bytes
 MAX_COLUMNS = 2_000  # columns in a header
 MAX_FIELD_BYTES = CSV_SNIFF_BYTES  # bytes in one CSV field
 MIN_TRAIN_ROWS = 10  # rows with a usable target
+BATCH_BLOCK_ROWS = 20_000  # rows a batch job predicts (and stores) at a time
 
 # `task=auto`: an integer target with at most this many distinct values is treated as classes.
 MAX_AUTO_CLASSES = 20

@@ -26,7 +26,7 @@ from modeltrain.api.metrics import (
 )
 from modeltrain.api.plain_routes import document_plain_routes
 from modeltrain.api.request_ids import RequestIdMiddleware
-from modeltrain.api.routes import health, inference, models, training
+from modeltrain.api.routes import batch, health, inference, models, training
 from modeltrain.api.services import Services
 from modeltrain.api.web import install_web
 from modeltrain.config import Settings, get_settings
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(training.router)
     app.include_router(inference.router)
+    app.include_router(batch.router)
     app.include_router(models.router)
     app.include_router(health.router)
     training.install_fast_status_route(app)

@@ -13,7 +13,7 @@ from starlette.routing import compile_path
 
 
 class Role(StrEnum):
-    PREDICT = "predict"  # predict, list models, read drift
+    PREDICT = "predict"  # predict (also as batch jobs), list models, read drift
     TRAIN = "train"  # also upload, follow, cancel, finish, retrain and forget jobs; drift windows
     ADMIN = "admin"  # also set and remove aliases, delete versions
 
@@ -41,6 +41,9 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("PUT", "/api/models/{name}/aliases/{alias}"): Role.ADMIN,
     ("DELETE", "/api/models/{name}/aliases/{alias}"): Role.ADMIN,
     ("DELETE", "/api/models/{name}/versions/{version}"): Role.ADMIN,
+    ("POST", "/api/model-inference/batch"): Role.PREDICT,
+    ("GET", "/api/model-inference/batch/{trackingId}"): Role.PREDICT,
+    ("GET", "/api/model-inference/batch/{trackingId}/result"): Role.PREDICT,
     ("GET", "/api/models/{name}/versions/{version}/drift"): Role.PREDICT,
     ("DELETE", "/api/models/{name}/versions/{version}/drift"): Role.TRAIN,
 }

@@ -10,6 +10,7 @@ from celery import Celery
 from mlflow import MlflowClient
 from redis.asyncio import Redis as AsyncRedis
 
+from modeltrain.batch.results import BatchResults
 from modeltrain.config import Settings
 from modeltrain.connections import (
     configure_mlflow,
@@ -49,6 +50,7 @@ class Services:
     registry: Registry
     lifecycle: ModelLifecycle  # aliases, version deletion
     models: ModelCache
+    batch_results: BatchResults  # batch jobs' result CSVs
     drift: DriftFlusher  # served rows counted for drift, flushed to Redis
     drift_reports: DriftReports
     model_events: ModelEvents  # warms new versions, evicts deleted ones
@@ -74,6 +76,7 @@ class Services:
         )
         channel = keys.model_events()
         drift = DriftFlusher(client, keys, settings.job_retention_seconds)
+        batch_results = BatchResults(client, keys, settings.job_retention_seconds)
 
         def alias_changed(name: str, alias: str, version: str | None) -> None:
             if version is None:
@@ -97,13 +100,20 @@ class Services:
             job_store=store,
             job_reader=AsyncJobReader(async_client, keys),
             uploads=UploadService(
-                settings, store, staging, enqueue, duplicates, registry.version_exists
+                settings,
+                store,
+                staging,
+                enqueue,
+                duplicates,
+                model_exists=registry.version_exists,
+                check_model=registry.check_model_id,
             ),
-            controls=JobControls(store, staging),
+            controls=JobControls(store, staging, batch_results),
             retrainer=Retrainer(settings, store, registry, enqueue),
             registry=registry,
             lifecycle=ModelLifecycle(mlflow_client, alias_changed, version_deleted),
             models=models,
+            batch_results=batch_results,
             drift=drift,
             drift_reports=DriftReports(
                 client,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import NoReturn
 
+from modeltrain.batch.results import BatchResults
 from modeltrain.constants import JobStatus
 from modeltrain.exceptions import Conflict, NotFound
 from modeltrain.jobs.models import Job
@@ -17,9 +18,10 @@ log = logging.getLogger(__name__)
 
 
 class JobControls:
-    def __init__(self, store: JobStore, staging: UploadStaging) -> None:
+    def __init__(self, store: JobStore, staging: UploadStaging, results: BatchResults) -> None:
         self._store = store
         self._staging = staging
+        self._results = results
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a job that has not finished; its staged bytes are freed unless a worker is
@@ -41,8 +43,8 @@ class JobControls:
         return self._store.get(job_id) or job
 
     def forget(self, job_id: str) -> None:
-        """Forget a finished job: its record, its list entry and any bytes still staged. Its
-        model, if it registered one, stays in the registry."""
+        """Forget a finished job: its record, its list entry, any bytes still staged and a
+        batch job's result. Its model, if it registered one, stays in the registry."""
         job = self._existing(job_id)
         done = self._store.forget(job_id)
         if done is None:
@@ -50,6 +52,7 @@ class JobControls:
         if not done:
             self._refuse(job, "is {status}; cancel it first, then forget it")
         self._staging.discard(job_id)
+        self._results.delete(job_id)
         log.info("job.forgotten", extra=fields(job_id=job_id))
 
     def _existing(self, job_id: str) -> Job:

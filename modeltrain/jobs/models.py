@@ -13,13 +13,14 @@ from typing import Any
 
 import orjson
 
-from modeltrain.constants import JobStatus, Stage, Task
+from modeltrain.constants import JobKind, JobStatus, Stage, Task
 
 
 class Field(StrEnum):
     """The job record's fields (a Redis hash)."""
 
     STATUS = "status"
+    KIND = "kind"  # JobKind: train or batch (absent in records from before batch jobs: train)
     STAGE = "stage"
     PROGRESS = "progress"
     FILENAME = "filename"
@@ -52,6 +53,7 @@ class Kind(Enum):
 # The body of ``GET /api/model-train/status/{id}``, after ``"trackingId"``: key, field, kind.
 STATUS_DOCUMENT: tuple[tuple[str, Field, Kind], ...] = (
     ("status", Field.STATUS, Kind.TEXT),
+    ("kind", Field.KIND, Kind.TEXT),
     ("progress", Field.PROGRESS, Kind.NUMBER),
     ("stage", Field.STAGE, Kind.TEXT),
     ("result", Field.RESULT, Kind.JSON),
@@ -92,6 +94,9 @@ class JobOptions:
     source_run_id: str | None = None
     file_sha256: str | None = None  # of the uploaded bytes, hashed when the last chunk landed
     force: bool = False  # train even when a completed job had the same bytes and options
+    # A batch job: the model that predicts its rows, and whether to add class probabilities.
+    model_id: str | None = None
+    probabilities: bool = False
 
     def duplicate_key(self) -> str:
         """What two jobs on the same bytes must share to be duplicates."""
@@ -101,6 +106,16 @@ class JobOptions:
 
     def to_json(self) -> str:
         """Stored in the record and shown as the status document's ``options``."""
+        if self.model_id is not None:  # a batch job: what it predicts with
+            return orjson.dumps(
+                {
+                    "modelId": self.model_id,
+                    "probabilities": self.probabilities,
+                    "encoding": self.encoding,
+                    "delimiter": self.delimiter,
+                    "fileSha256": self.file_sha256,
+                }
+            ).decode()
         return orjson.dumps(
             {
                 "target": self.target,
@@ -132,6 +147,8 @@ class JobOptions:
             source_run_id=data.get("sourceRunId"),
             file_sha256=data.get("fileSha256"),
             force=bool(data.get("force", False)),
+            model_id=data.get("modelId"),
+            probabilities=bool(data.get("probabilities", False)),
         )
 
 
@@ -156,6 +173,7 @@ class Job:
     duplicate_of: str | None = None
     callback_url: str | None = None
     callbacks: list[dict[str, Any]] | None = None
+    kind: JobKind = JobKind.TRAIN
     status_json: bytes | None = None  # the status document, as the scripts rendered it
 
     @classmethod
@@ -189,6 +207,7 @@ class Job:
             duplicate_of=text(Field.DUPLICATE_OF) or None,
             callback_url=text(Field.CALLBACK_URL) or None,
             callbacks=orjson.loads(h[Field.CALLBACKS]) if h.get(Field.CALLBACKS) else None,
+            kind=JobKind(text(Field.KIND, JobKind.TRAIN.value)),
             status_json=h.get(Field.STATUS_JSON),
         )
 
@@ -202,6 +221,7 @@ class Job:
         """One row of ``GET /api/model-train/status``."""
         return {
             "trackingId": self.id,
+            "kind": self.kind.value,
             "status": self.status.value,
             "progress": self.progress,
             "stage": self.stage.value,

@@ -23,6 +23,7 @@ from modeltrain.constants import (
     STAGE_PROGRESS,
     ClaimOutcome,
     HeartbeatVerdict,
+    JobKind,
     JobStatus,
     Keys,
     Stage,
@@ -109,11 +110,13 @@ class JobStore:
         job_id: str | None = None,
         retrain_of: str | None = None,
         callback_url: str | None = None,
+        kind: JobKind = JobKind.TRAIN,
     ) -> Job:
         """A new job in `pending/uploading`; it expires after ``ttl_seconds`` unless queued."""
         job_id = job_id or new_job_id()
         args: builtins.list[Any] = [_now_iso(), ttl_seconds, time.time(), job_id]
         args += [Field.FILENAME.value, filename, Field.OPTIONS.value, options.to_json()]
+        args += [Field.KIND.value, kind.value]
         if retrain_of is not None:
             args += [Field.RETRAIN_OF.value, retrain_of]
         if callback_url is not None:

@@ -353,6 +353,20 @@ class Registry:
         )
 
     # --- reading the registry ------------------------------------------------------------
+    def check_model_id(self, model_id: str) -> str:
+        """``models:/…`` of a version or alias the registry knows: 422 for a malformed id, 404
+        for an unknown model, version or alias (what a batch job is refused with at chunk 0)."""
+        from modeltrain.registry.errors import registry_call
+        from modeltrain.registry.model_ids import parse_model_id
+
+        ref = parse_model_id(model_id)
+        with registry_call(f"no registered model {ref.uri}", field="modelId"):
+            if ref.version is not None:
+                self._client.get_model_version(ref.name, ref.version)
+            else:
+                self._client.get_model_version_by_alias(ref.name, ref.alias or "")
+        return ref.uri
+
     def version_exists(self, model_id: str) -> bool:
         """Whether ``models:/<name>/<version>`` is still registered (True when MLflow cannot
         tell: then nothing could be served from it either, and the caller's answer stands)."""

@@ -56,9 +56,15 @@ def _sniff_delimiter(header_line: str) -> str:
 
 
 def inspect_head(
-    head: bytes, *, complete: bool, target: str | None, header_cap: int | None = None
+    head: bytes,
+    *,
+    complete: bool,
+    target: str | None,
+    header_cap: int | None = None,
+    min_columns: int = 2,
 ) -> CsvFormat | None:
-    """Check the start of an upload; ``complete`` says the head is the whole file.
+    """Check the start of an upload; ``complete`` says the head is the whole file. A file to
+    train on needs two columns (features and a target); one to predict, one (``min_columns``).
 
     Returns None when the header has not fully arrived yet (and the upload is not complete);
     raises InvalidCsv with a readable message when the file cannot be a usable CSV.
@@ -83,11 +89,11 @@ def inspect_head(
     except (csv.Error, StopIteration) as exc:
         raise InvalidCsv(f"the header line cannot be read as CSV: {exc}") from exc
     columns = [c.strip() for c in header]
-    if len(columns) < 2:
+    if len(columns) < min_columns:
+        what = "two columns (the features and the column to predict)"
         raise InvalidCsv(
-            "the file needs a header row with at least two columns "
-            "(the features and the column to predict); found "
-            f"{len(columns)} column{'s' if len(columns) != 1 else ''}"
+            f"the file needs a header row with at least {what if min_columns > 1 else 'a column'}"
+            f"; found {len(columns)} column{'s' if len(columns) != 1 else ''}"
         )
     if len(columns) > MAX_COLUMNS:
         raise InvalidCsv(f"the file has {len(columns)} columns; at most {MAX_COLUMNS} are allowed")

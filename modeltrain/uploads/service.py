@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from modeltrain.config import Settings
-from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, JobStatus, Stage
+from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, JobKind, JobStatus, Stage
 from modeltrain.exceptions import (
     Conflict,
     InvalidCsv,
@@ -56,6 +56,9 @@ class ChunkRequest:
     file_sha256: str | None = None  # chunk 0: of the whole file, for the duplicate short-cut
     force: bool = False  # chunk 0: train even when the same bytes and options were trained
     callback_url: str | None = None  # chunk 0: called when the job ends (a webhook)
+    kind: JobKind = JobKind.TRAIN  # what the job does with the file
+    model_id: str | None = None  # chunk 0 of a batch job: the model that predicts its rows
+    probabilities: bool = False  # chunk 0 of a batch job: add class probabilities
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class UploadService:
         enqueue: Enqueue,
         duplicates: DuplicateIndex,
         model_exists: Callable[[str], bool] = lambda _: True,
+        check_model: Callable[[str], str] = lambda model_id: model_id,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -102,6 +106,8 @@ class UploadService:
         self._enqueue = enqueue
         self._duplicates = duplicates
         self._model_exists = model_exists  # (modelId): a duplicate's model is still registered
+        # (modelId) -> the same, checked: 422 malformed, 404 unknown (a batch job's model)
+        self._check_model = check_model
 
     def receive(self, req: ChunkRequest) -> ChunkReply:
         if req.chunk_sha256 is not None:
@@ -129,6 +135,11 @@ class UploadService:
             if found is None:
                 raise NotFound(
                     f"unknown trackingId {req.tracking_id!r} (never started, or expired)",
+                    trackingId=req.tracking_id,
+                )
+            if found.kind != req.kind:  # a training upload's id sent as a batch's, or back
+                raise NotFound(
+                    f"trackingId {req.tracking_id!r} is not a {req.kind.value} job's upload",
                     trackingId=req.tracking_id,
                 )
             job = found
@@ -168,11 +179,20 @@ class UploadService:
             self._settings.upload_ttl_seconds,
             job_id=job_id,
             callback_url=callback_url,
+            kind=req.kind,
         )
-        log.info("upload.started", extra=fields(job_id=job.id, total_chunks=req.total_chunks))
+        log.info(
+            "upload.started",
+            extra=fields(job_id=job.id, total_chunks=req.total_chunks, kind=req.kind),
+        )
         return job
 
     def _options(self, req: ChunkRequest) -> JobOptions:
+        if req.kind == JobKind.BATCH:
+            if not req.model_id or not req.model_id.strip():
+                raise InvalidInput("modelId is required on chunk 0 of a batch", field="modelId")
+            model_id = self._check_model(req.model_id.strip())
+            return JobOptions(model_id=model_id, probabilities=req.probabilities)
         options = build_options(
             self._settings,
             target=req.target,
@@ -185,7 +205,7 @@ class UploadService:
         return replace(options, file_sha256=claimed, force=req.force)
 
     def _duplicate_of(self, options: JobOptions) -> Job | None:
-        if options.force:
+        if options.force or options.model_id is not None:  # a batch job always runs
             return None
         return self._duplicates.find(options, self._model_exists)
 
@@ -239,7 +259,11 @@ class UploadService:
         whole_file = result.complete and result.received_bytes <= len(head)
         try:
             fmt = inspect_head(
-                head, complete=whole_file, target=job.options.target, header_cap=CSV_SNIFF_BYTES
+                head,
+                complete=whole_file,
+                target=job.options.target,
+                header_cap=CSV_SNIFF_BYTES,
+                min_columns=1 if job.kind == JobKind.BATCH else 2,
             )
         except InvalidCsv as exc:
             self._staging.discard(job.id)

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from modeltrain.batch.results import BatchResults
 from modeltrain.config import Settings
 from modeltrain.connections import configure_mlflow, create_mlflow_client, create_redis
 from modeltrain.constants import Keys
+from modeltrain.drift.counting import DriftFlusher
 from modeltrain.jobs import JobStore
 from modeltrain.jobs.duplicates import DuplicateIndex
 from modeltrain.registry import Registry
+from modeltrain.serving import ModelCache
 from modeltrain.serving.model_events import announce_model
 from modeltrain.uploads.staging import UploadStaging
+
+WORKER_MODELS_KEPT = 4  # model versions a worker process keeps loaded for batch jobs
 
 
 @dataclass
@@ -24,6 +29,9 @@ class WorkerContext:
     duplicates: DuplicateIndex
     requeue: Callable[[str, float], None]  # (job id, time budget): send the job to the queue
     announce: Callable[[str, str], None]  # (model name, version): a new version is registered
+    models: ModelCache  # the versions batch jobs predict with
+    results: BatchResults  # batch jobs' result CSVs
+    drift: DriftFlusher  # batch rows are counted for drift as served rows are
 
     @classmethod
     def create(cls, settings: Settings, requeue: Callable[[str, float], None]) -> WorkerContext:
@@ -31,14 +39,20 @@ class WorkerContext:
         keys = Keys(settings.redis_prefix)
         configure_mlflow(settings)
         store = JobStore(client, keys, settings.job_retention_seconds)
+        mlflow_client = create_mlflow_client(settings)
         return cls(
             settings=settings,
             store=store,
             duplicates=DuplicateIndex(client, keys, store, settings.job_retention_seconds),
             staging=UploadStaging.for_settings(client, keys, settings),
-            registry=Registry(create_mlflow_client(settings), settings.mlflow_experiment),
+            registry=Registry(mlflow_client, settings.mlflow_experiment),
             requeue=requeue,
             announce=lambda name, version: announce_model(
                 client, keys.model_events(), name, version
             ),
+            models=ModelCache(
+                mlflow_client, WORKER_MODELS_KEPT, alias_ttl=settings.alias_ttl_seconds
+            ),
+            results=BatchResults(client, keys, settings.job_retention_seconds),
+            drift=DriftFlusher(client, keys, settings.job_retention_seconds),
         )

@@ -1,4 +1,5 @@
-"""Sending a training job to the queue; used by the API and by the worker's reaper.
+"""Sending a job (training or batch: one task runs both) to the queue; used by the API and by
+the worker's reaper.
 
 Only the task name travels, so the API never imports the worker."""
 

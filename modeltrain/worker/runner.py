@@ -14,14 +14,16 @@ import requests
 from celery.exceptions import SoftTimeLimitExceeded
 from mlflow.exceptions import MlflowException
 
-from modeltrain.constants import ClaimOutcome, Stage
+from modeltrain.constants import ClaimOutcome, JobKind, Stage
 from modeltrain.exceptions import ModelTrainError
 from modeltrain.jobs import Job
 from modeltrain.jobs.result import build_result
 from modeltrain.logging import fields, job_id_var
 from modeltrain.pipeline import TrainOptions, train
 from modeltrain.pipeline.loading import read_csv
+from modeltrain.pipeline.train import ProgressFn
 from modeltrain.registry import RegisteredModel
+from modeltrain.worker.batch import predict_batch
 from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.lease import Heartbeat, JobStopped
 
@@ -48,7 +50,7 @@ def run_job(ctx: WorkerContext, job_id: str, node: str | None = None) -> str:
         if job is None:
             return ClaimOutcome.MISSING
         with Heartbeat(ctx.store, job_id, owner, lease) as heartbeat:
-            return _run(ctx, job, heartbeat)
+            return _run(ctx, job, heartbeat, owner)
     except SystemExit:  # the pool process was told to stop (SIGTERM): give the job back
         _hand_back(ctx, job_id, owner)
         raise
@@ -73,19 +75,26 @@ def _fail(ctx: WorkerContext, job_id: str, message: str) -> str:
     return "failed"
 
 
-def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
-    """Run the job and end it completed or failed with a reason; 'stopped' when it ended
-    elsewhere (cancelled, or taken over)."""
+def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat, owner: str) -> str:
+    """Run the job (train, or predict a batch) and end it completed or failed with a reason;
+    'stopped' when it ended elsewhere (cancelled, or taken over)."""
     store, job_id = ctx.store, job.id
     started = time.monotonic()
+    batch = job.kind == JobKind.BATCH
     log.info("job.started", extra=fields(filename=job.filename, attempt=job.attempts))
     try:
-        registered, result = _train_and_register(ctx, job, heartbeat)
-        if not store.complete(job_id, result, registered.model_id):
+        report = _reporter(ctx, job_id, heartbeat)
+        if batch:
+            model_id, result = predict_batch(ctx, job, _read_data(ctx, job), owner, report)
+        else:
+            registered, result = _train_and_register(ctx, job, heartbeat, report)
+            model_id = registered.model_id
+        if not store.complete(job_id, result, model_id):
             return "stopped"
-        ctx.duplicates.remember(job_id, job.options)
+        if not batch:
+            ctx.duplicates.remember(job_id, job.options)
         seconds = round(time.monotonic() - started, 3)
-        log.info("job.completed", extra=fields(model_id=registered.model_id, seconds=seconds))
+        log.info("job.completed", extra=fields(model_id=model_id, seconds=seconds))
         return "completed"
     except JobStopped as exc:
         log.info("job.stopped", extra=fields(reason=str(exc)))
@@ -101,15 +110,17 @@ def _run(ctx: WorkerContext, job: Job, heartbeat: Heartbeat) -> str:
         )
     except (MlflowException, requests.RequestException) as exc:
         detail = getattr(exc, "message", None) or str(exc)
+        what = "give the model" if batch else "store the model"
         return _fail(
             ctx,
             job_id,
-            f"the MLflow tracking server could not store the model "
+            f"the MLflow tracking server could not {what} "
             f"({ctx.settings.mlflow_tracking_uri}): {detail}",
         )
     except Exception as exc:  # the job must end with a reason, whatever went wrong
         log.exception("job.failed.unexpected")
-        return _fail(ctx, job_id, f"training failed unexpectedly: {type(exc).__name__}: {exc}")
+        what = "the batch job" if batch else "training"
+        return _fail(ctx, job_id, f"{what} failed unexpectedly: {type(exc).__name__}: {exc}")
     finally:
         current = store.get(job_id)
         if current is None or current.status.is_terminal:
@@ -133,11 +144,8 @@ def _read_data(ctx: WorkerContext, job: Job) -> bytes:
     return data
 
 
-def _train_and_register(
-    ctx: WorkerContext, job: Job, heartbeat: Heartbeat
-) -> tuple[RegisteredModel, dict[str, Any]]:
-    """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
-    store, job_id = ctx.store, job.id
+def _reporter(ctx: WorkerContext, job_id: str, heartbeat: Heartbeat) -> ProgressFn:
+    """Moves the job on; raises JobStopped once it was cancelled or taken over."""
 
     def report(
         stage: Stage,
@@ -146,9 +154,20 @@ def _train_and_register(
         eta_seconds: float | None = None,
     ) -> None:
         heartbeat.check()
-        if not store.progress(job_id, stage, pct, best_score=best_score, eta_seconds=eta_seconds):
+        moved = ctx.store.progress(
+            job_id, stage, pct, best_score=best_score, eta_seconds=eta_seconds
+        )
+        if not moved:
             raise JobStopped("the job was cancelled")
 
+    return report
+
+
+def _train_and_register(
+    ctx: WorkerContext, job: Job, heartbeat: Heartbeat, report: ProgressFn
+) -> tuple[RegisteredModel, dict[str, Any]]:
+    """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
+    job_id = job.id
     data = _read_data(ctx, job)
     df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
     options = TrainOptions(
