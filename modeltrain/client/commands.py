@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from modeltrain.client.http import ServiceClient, ServiceError
@@ -33,15 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         err.print(f"[red]no such file: {path}[/red]")
         return 2
     with _client(args) as client:
-        with Progress(
-            TextColumn("uploading {task.fields[name]}"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("upload", total=path.stat().st_size, name=path.name)
+        with _upload_bar(path) as (bar, task):
             answer = client.upload(
                 path,
                 target=args.target,
@@ -61,6 +61,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 0
         err.print(f"uploaded; tracking id [bold]{tracking_id}[/bold]")
         return _finish(client, tracking_id, args.wait)
+
+
+@contextmanager
+def _upload_bar(path: Path) -> Iterator[tuple[Progress, TaskID]]:
+    with Progress(
+        TextColumn("uploading {task.fields[name]}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        yield bar, bar.add_task("upload", total=path.stat().st_size, name=path.name)
 
 
 def _finish(client: ServiceClient, tracking_id: str, wait: bool) -> int:
@@ -92,12 +105,12 @@ def _search_text(job: dict) -> str:
     return ", ".join(parts)
 
 
-def _follow(client: ServiceClient, tracking_id: str) -> dict:
+def _follow(client: ServiceClient, tracking_id: str, batch: bool = False) -> dict:
     """Follow the job to its end: a progress bar on a terminal, else a line per stage (a log
     or CI output keeps what happened)."""
     if not err.is_terminal:
         stage = None
-        for job in client.follow(tracking_id):
+        for job in client.follow(tracking_id, batch=batch):
             if job["stage"] != stage:
                 stage = job["stage"]
                 search = _search_text(job)
@@ -112,7 +125,7 @@ def _follow(client: ServiceClient, tracking_id: str) -> dict:
         transient=True,
     ) as bar:
         task = bar.add_task("train", total=100, stage="queued", search="")
-        for job in client.follow(tracking_id):
+        for job in client.follow(tracking_id, batch=batch):
             bar.update(
                 task, completed=job["progress"], stage=job["stage"], search=_search_text(job)
             )
@@ -208,6 +221,11 @@ def cmd_models_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if (args.file is None) == (args.batch is None):
+        err.print("[red]give the rows either as FILE or as --batch FILE[/red]")
+        return 2
+    if args.batch is not None:
+        return _predict_batch(args)
     path = Path(args.file)
     if not path.is_file():
         err.print(f"[red]no such file: {path}[/red]")
@@ -219,6 +237,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
         err.print(f"predictions written to {args.output}")
     else:
         sys.stdout.write(out.decode())
+    return 0
+
+
+def _predict_batch(args: argparse.Namespace) -> int:
+    """Upload the file as a batch job (progress bars), wait for it, save or print the result."""
+    path = Path(args.batch)
+    if not path.is_file():
+        err.print(f"[red]no such file: {path}[/red]")
+        return 2
+    with _client(args) as client:
+        with _upload_bar(path) as (bar, task):
+            answer = client.upload_batch(
+                path,
+                args.model_id,
+                probabilities=args.probabilities,
+                on_progress=lambda sent, total: bar.update(task, completed=sent, total=total),
+            )
+        tracking_id = answer["trackingId"]
+        err.print(f"uploaded; batch job [bold]{tracking_id}[/bold]")
+        job = _follow(client, tracking_id, batch=True)
+        if job["status"] == "failed":
+            err.print(f"[red]the batch job failed:[/red] {job['error']}")
+            return 1
+        if args.output:
+            with open(args.output, "wb") as out:
+                client.save_batch_result(tracking_id, out)
+            err.print(f"{job['result']['rows']} predictions written to {args.output}")
+        else:
+            client.save_batch_result(tracking_id, sys.stdout.buffer)
     return 0
 
 
@@ -302,7 +349,10 @@ def add_client_commands(sub: argparse._SubParsersAction, settings: Settings) -> 
 
     predict = client_parser("predict", "predict the rows of a CSV file")
     predict.add_argument("model_id", help="models:/<name>/<version> or models:/<name>@<alias>")
-    predict.add_argument("file")
+    predict.add_argument("file", nargs="?", help="a CSV to predict in one request")
+    predict.add_argument(
+        "--batch", metavar="FILE", help="a CSV (up to 25 MB) to predict as a batch job"
+    )
     predict.add_argument("-o", "--output", help="write the predictions (CSV) here")
     predict.add_argument("--probabilities", action="store_true", help="add class probabilities")
     predict.set_defaults(func=run(cmd_predict))

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -76,7 +76,6 @@ class ServiceClient:
         the service already trained on the same bytes with the same options, it answers with
         `duplicateOf` and `modelId` and nothing more is sent (unless ``force``)."""
         data = path.read_bytes()
-        total = max(1, -(-len(data) // chunk_bytes))
         options = {
             "target": target,
             "task": task,
@@ -86,12 +85,46 @@ class ServiceClient:
         }
         if time_budget is not None:
             options["timeBudget"] = str(time_budget)
+        return self._send_chunks(
+            "/api/model-train/start", path.name, data, options, chunk_bytes, on_progress
+        )
+
+    def upload_batch(
+        self,
+        path: Path,
+        model_id: str,
+        *,
+        probabilities: bool = False,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send a CSV to predict as a batch job, in ordered chunks; returns the last answer."""
+        data = path.read_bytes()
+        options = {
+            "modelId": model_id,
+            "probabilities": "true" if probabilities else None,
+            "fileSha256": hashlib.sha256(data).hexdigest(),
+        }
+        return self._send_chunks(
+            "/api/model-inference/batch", path.name, data, options, chunk_bytes, on_progress
+        )
+
+    def _send_chunks(
+        self,
+        route: str,
+        filename: str,
+        data: bytes,
+        options: dict[str, str | None],
+        chunk_bytes: int,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> dict[str, Any]:
+        total = max(1, -(-len(data) // chunk_bytes))
         tracking_id: str | None = None
         answer: dict[str, Any] = {}
         for index in range(total):
             part = data[index * chunk_bytes : (index + 1) * chunk_bytes]
             form = {
-                "filename": path.name,
+                "filename": filename,
                 "chunkIndex": str(index),
                 "totalChunks": str(total),
                 "chunkSha256": hashlib.sha256(part).hexdigest(),
@@ -100,9 +133,7 @@ class ServiceClient:
                 form["trackingId"] = tracking_id
             else:
                 form.update({k: v for k, v in options.items() if v is not None})
-            response = self._request(
-                "POST", "/api/model-train/start", data=form, files={"chunk": (path.name, part)}
-            )
+            response = self._request("POST", route, data=form, files={"chunk": (filename, part)})
             answer = response.json()
             tracking_id = answer["trackingId"]
             if answer.get("duplicateOf"):
@@ -120,10 +151,30 @@ class ServiceClient:
             params["status"] = status
         return self._request("GET", "/api/model-train/status", params=params).json()
 
-    def follow(self, tracking_id: str, interval: float = 0.5) -> Iterator[dict[str, Any]]:
+    def batch_job(self, tracking_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/model-inference/batch/{tracking_id}").json()
+
+    def save_batch_result(self, tracking_id: str, out: BinaryIO) -> int:
+        """Stream a completed batch job's result CSV into ``out``; returns the bytes written."""
+        path = f"/api/model-inference/batch/{tracking_id}/result"
+        written = 0
+        with self._http.stream("GET", path) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ServiceError(
+                    response.json().get("error", response.text), response.status_code
+                )
+            for block in response.iter_bytes():
+                out.write(block)
+                written += len(block)
+        return written
+
+    def follow(
+        self, tracking_id: str, interval: float = 0.5, batch: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """The job's status until it finishes (polling)."""
         while True:
-            job = self.job(tracking_id)
+            job = self.batch_job(tracking_id) if batch else self.job(tracking_id)
             yield job
             if job["status"] in FINISHED:
                 return

@@ -53,6 +53,18 @@ def test_train_uploads_follows_and_prints_the_model_id(stack, tmp_path):
     table = pd.read_csv(out)
     assert list(table.columns) == ["prediction", "proba_no", "proba_yes"] and len(table) == 5
 
+    # The same model as a batch job: a file of two upload chunks, predicted by the worker.
+    big = tmp_path / "big.csv"
+    classification_frame(rows=80_000, seed=10).drop(columns=["churn"]).to_csv(big, index=False)
+    assert big.stat().st_size > 1024 * 1024
+    batch_out, direct_out = tmp_path / "batch.csv", tmp_path / "direct.csv"
+    batched = run(stack, "predict", model_id, "--batch", str(big), "-o", str(batch_out))
+    assert "80000 predictions written" in batched.stderr and "done 100%" in batched.stderr
+    run(stack, "predict", model_id, str(big), "-o", str(direct_out))
+    assert batch_out.read_bytes() == direct_out.read_bytes()
+    both = run(stack, "predict", model_id, str(rows), "--batch", str(rows), check_code=2)
+    assert "either" in both.stderr
+
 
 def test_train_without_wait_prints_the_tracking_id_and_status_shows_the_job(stack, tmp_path):
     path = tmp_path / "nowait.csv"
