@@ -119,6 +119,29 @@ function showDuplicate(body) {
     " (same file and options). Tick “train again” to train anyway.");
 }
 
+// Send a file in ordered chunks, each retried as the upload protocol allows; `first` holds the
+// fields of chunk 0 (empty ones are left out). Stops early when chunk 0 says it is a duplicate.
+async function sendChunks(url, file, first, onProgress) {
+  const total = Math.max(1, Math.ceil(file.size / CHUNK_BYTES));
+  let body = null;
+  for (let index = 0; index < total; index++) {
+    const form = new FormData();
+    form.append("filename", file.name);
+    form.append("chunkIndex", String(index));
+    form.append("totalChunks", String(total));
+    if (body) form.append("trackingId", body.trackingId);
+    else for (const [k, v] of Object.entries(first)) if (v !== null && v !== undefined && v !== "") form.append(k, v);
+    form.append("chunk", file.slice(index * CHUNK_BYTES, (index + 1) * CHUNK_BYTES), file.name);
+    const response = await withRetries(() => fetch(url, { method: "POST", body: form, headers: headers() }));
+    if (response.status === 401) { showAuth(); throw new Error("this service wants an API key"); }
+    body = await response.json();
+    if (!response.ok) throw new Error(body.error);
+    if (body.duplicateOf) return body;
+    onProgress(body.receivedBytes);
+  }
+  return body;
+}
+
 $("train-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!chosen) return;
@@ -126,34 +149,16 @@ $("train-form").addEventListener("submit", async (event) => {
   $("upload").hidden = false;
   $("train-error").textContent = "";
   $("train-note").textContent = "";
-  const total = Math.max(1, Math.ceil(chosen.size / CHUNK_BYTES));
-  let trackingId = null;
   try {
     const sha256 = $("force").checked ? null : await fileSha256(chosen);
-    for (let index = 0; index < total; index++) {
-      const form = new FormData();
-      form.append("filename", chosen.name);
-      form.append("chunkIndex", String(index));
-      form.append("totalChunks", String(total));
-      if (trackingId) form.append("trackingId", trackingId);
-      else {
-        form.append("target", $("target").value);
-        form.append("task", $("task").value);
-        if ($("model-name").value) form.append("modelName", $("model-name").value);
-        if ($("time-budget").value) form.append("timeBudget", $("time-budget").value);
-        if (sha256) form.append("fileSha256", sha256);
-        if ($("force").checked) form.append("force", "true");
-      }
-      form.append("chunk", chosen.slice(index * CHUNK_BYTES, (index + 1) * CHUNK_BYTES), chosen.name);
-      const response = await withRetries(() => fetch("/api/model-train/start", { method: "POST", body: form, headers: headers() }));
-      const body = await response.json();
-      if (response.status === 401) { showAuth(); throw new Error("this service wants an API key"); }
-      if (!response.ok) throw new Error(body.error);
-      if (body.duplicateOf) { showDuplicate(body); return; }
-      trackingId = body.trackingId;
-      $("upload-bar").value = (100 * body.receivedBytes) / chosen.size;
-      $("upload-text").textContent = `Uploading… ${(body.receivedBytes / 1e6).toFixed(1)} of ${(chosen.size / 1e6).toFixed(1)} MB`;
-    }
+    const first = { target: $("target").value, task: $("task").value, modelName: $("model-name").value,
+      timeBudget: $("time-budget").value, fileSha256: sha256, force: $("force").checked ? "true" : null };
+    const body = await sendChunks("/api/model-train/start", chosen, first, (sent) => {
+      $("upload-bar").value = (100 * sent) / chosen.size;
+      $("upload-text").textContent = `Uploading… ${(sent / 1e6).toFixed(1)} of ${(chosen.size / 1e6).toFixed(1)} MB`;
+    });
+    if (body.duplicateOf) { showDuplicate(body); return; }
+    const trackingId = body.trackingId;
     location.hash = `#/job/${trackingId}`;
   } catch (error) {
     $("train-error").textContent = error.message;
@@ -431,6 +436,48 @@ $("predict-form").addEventListener("submit", async (event) => {
     }
   } catch (error) {
     $("predict-error").textContent = error instanceof SyntaxError ? `The rows are not valid JSON: ${error.message}` : error.message;
+  }
+});
+
+// A whole CSV as a batch job: uploaded in chunks, predicted by a worker, the result CSV offered
+// for download once it completes (fetched with the key, so that keyed services work too).
+$("batch-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("batch-file").files[0];
+  const modelId = $("predict-model").value.trim();
+  $("predict-error").textContent = "";
+  $("batch-download").hidden = true;
+  if (!file || !modelId) { $("predict-error").textContent = "Choose a model and a CSV file."; return; }
+  if (file.size > MAX_FILE_BYTES) { $("predict-error").textContent = `${file.name} is larger than 25 MB.`; return; }
+  $("batch-button").disabled = true;
+  $("batch").hidden = false;
+  try {
+    const first = { modelId, probabilities: $("predict-proba").checked ? "true" : null };
+    const started = await sendChunks("/api/model-inference/batch", file, first, (sent) => {
+      $("batch-bar").value = (100 * sent) / file.size;
+      $("batch-text").textContent = `Uploading… ${(sent / 1e6).toFixed(1)} of ${(file.size / 1e6).toFixed(1)} MB`;
+    });
+    let job;
+    for (;;) {
+      job = await api(`/api/model-inference/batch/${started.trackingId}`);
+      $("batch-bar").value = job.progress;
+      $("batch-text").textContent = `Batch job ${job.trackingId.slice(0, 8)}: ${job.stage} ${job.progress}%`;
+      if (job.status === "completed" || job.status === "failed") break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    if (job.status === "failed") throw new Error(`The batch job failed: ${job.error}`);
+    const response = await fetch(job.result.resultUrl, { headers: headers() });
+    if (!response.ok) throw new Error((await response.json()).error);
+    const link = $("batch-download");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `${file.name.replace(/\.[^.]*$/, "")}-predictions.csv`;
+    link.textContent = `Download ${job.result.rows} predictions (CSV)`;
+    link.hidden = false;
+    $("batch-text").textContent = `Batch job ${job.trackingId.slice(0, 8)}: ${job.result.rows} rows predicted by ${job.modelId} in ${job.result.seconds.toFixed(1)} s`;
+  } catch (error) {
+    $("predict-error").textContent = error.message;
+  } finally {
+    $("batch-button").disabled = false;
   }
 });
 

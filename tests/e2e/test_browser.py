@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import ARTIFACTS
@@ -86,6 +87,21 @@ def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tm
     page.locator("#predict-table tbody tr").nth(2).click()
     assert page.text_content("#predict-why-title").startswith("Why row 3:")
     page.screenshot(path=str(SHOTS / "3-predict.png"), full_page=True)
+    # a whole file (two upload chunks) as a batch job: progress, then a download link
+    big = tmp_path / "many customers.csv"
+    classification_frame(rows=80_000, seed=43).drop(columns=["churn"]).to_csv(big, index=False)
+    page.set_input_files("#batch-file", str(big))
+    page.click("#batch-button")
+    page.wait_for_selector("#batch-download:not([hidden])", timeout=90_000)
+    assert "80000 rows predicted" in page.text_content("#batch-text")
+    with page.expect_download() as download:
+        page.click("#batch-download")
+    saved = tmp_path / "batch-result.csv"
+    download.value.save_as(saved)
+    result = pd.read_csv(saved)
+    assert list(result.columns) == ["prediction", "proba_no", "proba_yes"] and len(result) == 80_000
+    assert download.value.suggested_filename == "many customers-predictions.csv"
+    page.screenshot(path=str(SHOTS / "7-batch.png"), full_page=True)
 
     page.goto(f"{stack.api_url}/#/jobs")
     page.wait_for_selector("#jobs-table tbody tr")
