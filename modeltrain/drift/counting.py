@@ -20,7 +20,7 @@ import redis
 
 from modeltrain.constants import Keys
 from modeltrain.drift.profile import Profile
-from modeltrain.logging import fields
+from modeltrain.runtime.periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,18 @@ class DriftCounter:
         return rows, counts
 
 
-class DriftFlusher:
+class DriftFlusher(PeriodicThread):
     """Adds every counter's rows to Redis once a second (a thread of the API process)."""
 
+    name = "drift-flusher"
+
     def __init__(self, client: redis.Redis, keys: Keys, retention_seconds: int) -> None:
+        super().__init__(FLUSH_SECONDS)
         self._redis = client
         self._keys = keys
         self._retention = retention_seconds
         self._counters: dict[tuple[str, str], DriftCounter] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
 
     def counter(self, name: str, version: str, profile: Profile) -> DriftCounter:
         with self._lock:
@@ -125,20 +127,11 @@ class DriftFlusher:
             pipe.execute()
         return added
 
-    def run_forever(self) -> None:
-        while not self._stop.wait(FLUSH_SECONDS):
-            try:
-                self.flush()
-            except Exception as exc:  # Redis away: the rows of this round are not counted
-                log.warning("drift.flush.failed", extra=fields(error=str(exc)[:200]))
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, name="drift-flusher", daemon=True)
-        thread.start()
-        return thread
+    def tick(self) -> None:
+        self.flush()  # Redis away: the rows of this round are not counted
 
     def stop(self) -> None:
-        self._stop.set()
+        super().stop()
         try:
             self.flush()  # what was counted before a shutdown still counts
         except Exception:

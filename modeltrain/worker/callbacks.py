@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from modeltrain.constants import (
 from modeltrain.jobs import JobStore
 from modeltrain.jobs.options import callback_refusal
 from modeltrain.logging import fields
+from modeltrain.runtime.periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,11 @@ def backoff(tries: int) -> float:
     return float(min(WEBHOOK_BACKOFF_SECONDS * 2 ** (tries - 1), WEBHOOK_BACKOFF_MAX_SECONDS))
 
 
-class CallbackSender:
+class CallbackSender(PeriodicThread):
+    name = "callbacks"
+
     def __init__(self, store: JobStore, settings: Settings) -> None:
+        super().__init__(POLL_SECONDS)
         self._store = store
         self._settings = settings
         self._http = httpx.Client(
@@ -55,7 +58,6 @@ class CallbackSender:
             follow_redirects=False,
             headers={"User-Agent": f"modeltrain/{__version__}"},
         )
-        self._stop = threading.Event()
 
     def send_due(self) -> int:
         """Make every due call once; returns how many were made."""
@@ -106,18 +108,9 @@ class CallbackSender:
             extra=fields(job_id=job_id, attempt=tries, ok=attempt["ok"], retry=again),
         )
 
-    def run_forever(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
-            try:
-                self.send_due()
-            except Exception as exc:  # Redis away for a while: try again shortly
-                log.warning("callbacks.round.failed", extra=fields(error=str(exc)[:300]))
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, name="callbacks", daemon=True)
-        thread.start()
-        return thread
+    def tick(self) -> None:
+        self.send_due()
 
     def stop(self) -> None:
-        self._stop.set()
+        super().stop()
         self._http.close()

@@ -5,20 +5,22 @@ every step is atomic in Redis, so several reapers never requeue one job twice.""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from modeltrain.constants import DISPATCH_GRACE_SECONDS, JobStatus, Stage
 from modeltrain.jobs import JobStore
 from modeltrain.logging import fields
 from modeltrain.registry import Registry
+from modeltrain.runtime.periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
 
 ORPHAN_RUN_SCAN_EVERY = 6  # reaper rounds between scans for orphaned MLflow runs
 
 
-class Reaper:
+class Reaper(PeriodicThread):
+    name = "reaper"
+
     def __init__(
         self,
         store: JobStore,
@@ -26,11 +28,10 @@ class Reaper:
         registry: Registry | None = None,
         interval: float = 10.0,
     ) -> None:
+        super().__init__(interval)
         self._store = store
         self._requeue = requeue
         self._registry = registry
-        self._interval = interval
-        self._stop = threading.Event()
         self._rounds = 0
 
     def reap_once(self) -> list[str]:
@@ -72,21 +73,9 @@ class Reaper:
             log.info("registry.orphan_runs.ended", extra=fields(runs=len(ended)))
         return ended
 
-    def run_forever(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.reap_once()
-                self.dispatch_stranded()
-                self._rounds += 1
-                if self._rounds % ORPHAN_RUN_SCAN_EVERY == 0:
-                    self.end_orphan_runs()
-            except Exception as exc:  # Redis or MLflow away for a while: try again next round
-                log.warning("reaper.round.failed", extra=fields(error=str(exc)[:300]))
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, name="reaper", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self._stop.set()
+    def tick(self) -> None:
+        self.reap_once()
+        self.dispatch_stranded()
+        self._rounds += 1
+        if self._rounds % ORPHAN_RUN_SCAN_EVERY == 0:
+            self.end_orphan_runs()

@@ -4,14 +4,21 @@ files that do not fit, unknown and deleted models, and results asked for too ear
 
 from __future__ import annotations
 
+import hmac
 import io
+import json
+import time
+from hashlib import sha256
 
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from modeltrain.runtime.processes import free_port
+from tests.conftest import WEBHOOK_SECRET
 from tests.factories import classification_frame, to_chunks
 from tests.helpers import BATCH_STATUS, upload, upload_batch, wait_for_job
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +170,25 @@ def test_a_forgotten_batch_job_takes_its_result_with_it(stack, trained):
     assert gone.status_code == 404
     registry = MlflowClient(tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri)
     assert registry.get_model_version(NAME, trained["result"]["modelVersion"])  # the model stays
+
+
+def test_a_batch_job_with_a_callback_url_posts_its_signed_status_when_it_ends(stack, trained):
+    receiver = Receiver(free_port())
+    url = f"http://127.0.0.1:{receiver.server.server_address[1]}/hooks/batch"
+    try:
+        with stack.http() as client:
+            job = _run_batch(
+                client, b"age,income,city\n30,50000,paris\n", trained["modelId"], callbackUrl=url
+            )
+            deadline = time.monotonic() + 30
+            while not receiver.calls:
+                assert time.monotonic() < deadline, "the callback was not called"
+                time.sleep(0.1)
+    finally:
+        receiver.close()
+    headers, body = receiver.calls[0]
+    expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Modeltrain-Signature"], expected)
+    sent = json.loads(body)
+    assert sent["trackingId"] == job["trackingId"] and sent["kind"] == "batch"
+    assert sent["status"] == "completed" and sent["result"]["rows"] == 1

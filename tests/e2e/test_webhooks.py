@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from hashlib import sha256
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -17,33 +15,9 @@ from modeltrain.runtime.processes import free_port
 from tests.conftest import WEBHOOK_SECRET
 from tests.factories import classification_frame
 from tests.helpers import upload, wait_for_job
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
-
-
-class Receiver:
-    """A local HTTP server that records each POST and answers with the given status."""
-
-    def __init__(self, port: int, status: int = 200) -> None:
-        self.calls: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.calls.append((dict(self.headers), body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
