@@ -39,6 +39,9 @@ def predict_batch(
         model = ctx.models.get(parse_model_id(job.options.model_id))
     except NotFound as exc:
         raise ModelTrainError(f"the model cannot be used: {exc.message}") from None
+    if not ctx.registry.version_exists(model.model_id):  # loaded here before it was deleted
+        ctx.models.evict(model.name, model.version)
+        raise ModelTrainError(f"the model cannot be used: {model.model_id} was deleted")
     report(Stage.PREDICTING, None)
     draft = ctx.results.begin(job.id, owner)
     first, span = STAGE_PROGRESS[Stage.PREDICTING], 95 - STAGE_PROGRESS[Stage.PREDICTING]
