@@ -35,10 +35,17 @@ def _client(args: argparse.Namespace) -> ServiceClient:
     return ServiceClient(args.url, args.api_key)
 
 
+def _missing(path: Path) -> bool:
+    """True (and says so) when the file to send is not there."""
+    if path.is_file():
+        return False
+    err.print(f"[red]no such file: {path}[/red]")
+    return True
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    if not path.is_file():
-        err.print(f"[red]no such file: {path}[/red]")
+    if _missing(path):
         return 2
     with _client(args) as client:
         with _upload_bar(path) as (bar, task):
@@ -227,8 +234,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.batch is not None:
         return _predict_batch(args)
     path = Path(args.file)
-    if not path.is_file():
-        err.print(f"[red]no such file: {path}[/red]")
+    if _missing(path):
         return 2
     with _client(args) as client:
         out = client.predict_csv(args.model_id, path.read_bytes(), args.probabilities)
@@ -243,8 +249,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _predict_batch(args: argparse.Namespace) -> int:
     """Upload the file as a batch job (progress bars), wait for it, save or print the result."""
     path = Path(args.batch)
-    if not path.is_file():
-        err.print(f"[red]no such file: {path}[/red]")
+    if _missing(path):
         return 2
     with _client(args) as client:
         with _upload_bar(path) as (bar, task):

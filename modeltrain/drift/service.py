@@ -15,7 +15,7 @@ from modeltrain.drift.report import drift_report
 from modeltrain.exceptions import Conflict
 from modeltrain.registry.errors import registry_call
 from modeltrain.registry.lifecycle import check_version
-from modeltrain.registry.registry import load_profile
+from modeltrain.registry.reading import load_profile
 
 PROFILES_KEPT = 256  # profiles of versions not loaded in this process, kept after first use
 

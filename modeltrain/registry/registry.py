@@ -1,5 +1,5 @@
-"""Registry: logs a trained model with its params, metrics and artifacts to MLflow, registers it,
-and lists what is registered.
+"""Registry: logs a trained model with its params, metrics and artifacts to MLflow and registers
+it (the reads are in reading.py).
 
 The fluent ``mlflow`` API (needed by ``log_model``) uses the process-wide tracking URI set by
 ``connections.configure_mlflow``; everything else goes through the MlflowClient passed in.
@@ -22,15 +22,20 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from modeltrain.drift.profile import Profile
 from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
 from modeltrain.registry import champion
 from modeltrain.registry.champion import TAG_METRIC, TAG_METRIC_VALUE, ChampionDecision
+from modeltrain.registry.reading import (
+    PROFILE_ARTIFACT,
+    STORED_CSV_DIR,
+    STORED_CSV_NAME,
+    TAG_TRACKING_ID,
+    RegistryReader,
+)
 
 if TYPE_CHECKING:
     from modeltrain.pipeline import TrainedModel
@@ -52,13 +57,10 @@ SKOPS_TRUSTED_TYPES = [
     "numpy.dtype",
     "builtins.slice",
 ]
-TAG_TRACKING_ID = "modeltrain.trackingId"
 CANDIDATE_LOG_THREADS = 8  # concurrent requests logging the search's nested runs
 # Candidates logged as nested runs, best first: each costs three requests (~0.1 s of the
 # server's time, measured); the leaderboard table artifact lists every one.
 NESTED_RUNS = 50
-STORED_CSV_DIR, STORED_CSV_NAME = "data", "input.csv"  # the uploaded bytes, as a run artifact
-PROFILE_ARTIFACT = "report/profile.json"  # the inputs' training profile (drift/profile.py)
 
 
 # What a registered version needs to load and predict anywhere, beside the code it carries
@@ -91,19 +93,6 @@ def _shipped_code() -> Iterator[list[str]]:
         yield [target]
 
 
-def load_profile(client: MlflowClient, run_id: str) -> Profile | None:
-    """A run's ``report/profile.json``, or None when it has none."""
-    import json
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
-        except (MlflowException, OSError):
-            return None
-        with open(path) as fh:
-            return Profile.from_json(json.load(fh))
-
-
 class RegistrationGateError(TrainingError):
     """The registered version could not be loaded and used as inference will."""
 
@@ -128,9 +117,11 @@ class RegisteredModel:
         return f"models:/{self.name}/{self.version}"
 
 
-class Registry:
+class Registry(RegistryReader):
+    """Logging and registering, on top of the reads (registry/reading.py)."""
+
     def __init__(self, client: MlflowClient, experiment_name: str) -> None:
-        self._client = client
+        super().__init__(client)
         self._experiment_name = experiment_name
 
     def experiment_id(self) -> str:
@@ -351,106 +342,3 @@ class Registry:
         return champion.promote_if_better(
             self._client, registered.name, registered.version, metric, value
         )
-
-    # --- reading the registry ------------------------------------------------------------
-    def check_model_id(self, model_id: str) -> str:
-        """``models:/…`` of a version or alias the registry knows: 422 for a malformed id, 404
-        for an unknown model, version or alias (what a batch job is refused with at chunk 0)."""
-        from modeltrain.registry.errors import registry_call
-        from modeltrain.registry.model_ids import parse_model_id
-
-        ref = parse_model_id(model_id)
-        with registry_call(f"no registered model {ref.uri}", field="modelId"):
-            if ref.version is not None:
-                self._client.get_model_version(ref.name, ref.version)
-            else:
-                self._client.get_model_version_by_alias(ref.name, ref.alias or "")
-        return ref.uri
-
-    def version_exists(self, model_id: str) -> bool:
-        """Whether ``models:/<name>/<version>`` is still registered (True when MLflow cannot
-        tell: then nothing could be served from it either, and the caller's answer stands)."""
-        from modeltrain.registry.errors import is_missing
-        from modeltrain.registry.model_ids import parse_model_id
-
-        ref = parse_model_id(model_id)
-        try:
-            self._client.get_model_version(ref.name, ref.version or "")
-        except MlflowException as exc:
-            return not is_missing(exc)
-        return True
-
-    def profile(self, run_id: str) -> Profile | None:
-        """The training profile logged with the run; None for a run without one (versions
-        trained before profiles were kept)."""
-        return load_profile(self._client, run_id)
-
-    def has_stored_csv(self, run_id: str) -> bool:
-        """Whether the run kept the CSV it was trained on (what a retrain reads)."""
-        listed = self._client.list_artifacts(run_id, STORED_CSV_DIR)
-        return any(f.path == f"{STORED_CSV_DIR}/{STORED_CSV_NAME}" for f in listed)
-
-    def stored_csv(self, run_id: str) -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = self._client.download_artifacts(
-                run_id, f"{STORED_CSV_DIR}/{STORED_CSV_NAME}", tmp
-            )
-            with open(path, "rb") as fh:
-                return fh.read()
-
-    def stored_columns(self, run_id: str) -> list[str] | None:
-        """The columns of the data set logged with the run (its schema), when it has one."""
-        import json
-
-        inputs = self._client.get_run(run_id).inputs
-        for dataset_input in inputs.dataset_inputs if inputs else []:
-            try:
-                schema = json.loads(dataset_input.dataset.schema or "{}")
-                return [column["name"] for column in schema.get("mlflow_colspec", [])]
-            except (ValueError, KeyError, TypeError):
-                return None
-        return None
-
-    def plot_png(self, run_id: str, name: str) -> bytes:
-        """One of a run's plots (`plots/<name>.png`)."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = self._client.download_artifacts(run_id, f"plots/{name}.png", tmp)
-            with open(path, "rb") as fh:
-                return fh.read()
-
-    def list_models(self, max_results: int = 200) -> list[dict[str, Any]]:
-        out = []
-        for rm in self._client.search_registered_models(max_results=max_results):
-            versions = self._client.search_model_versions(
-                f"name='{rm.name}'", max_results=200, order_by=["version_number DESC"]
-            )
-            out.append(
-                {
-                    "name": rm.name,
-                    "aliases": dict(getattr(rm, "aliases", {}) or {}),
-                    "versions": [self._version_summary(v) for v in versions],
-                }
-            )
-        return out
-
-    def _version_summary(self, v: ModelVersion) -> dict[str, Any]:
-        metrics: dict[str, float] = {}
-        if v.run_id:
-            try:
-                run = self._client.get_run(v.run_id)
-                metrics = {
-                    k.removeprefix("holdout_"): val
-                    for k, val in run.data.metrics.items()
-                    if k.startswith("holdout_")
-                }
-            except MlflowException:
-                pass
-        return {
-            "modelId": f"models:/{v.name}/{v.version}",
-            "version": v.version,
-            "status": v.status,
-            "runId": v.run_id,
-            "trackingId": (v.tags or {}).get(TAG_TRACKING_ID),
-            "createdAt": v.creation_timestamp,
-            "metrics": metrics,
-        }

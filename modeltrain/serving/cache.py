@@ -21,7 +21,7 @@ from modeltrain.exceptions import Conflict, NotFound, ServiceUnavailable
 from modeltrain.logging import fields
 from modeltrain.registry.errors import is_missing
 from modeltrain.registry.model_ids import ModelRef
-from modeltrain.registry.registry import load_profile
+from modeltrain.registry.reading import load_profile
 
 log = logging.getLogger(__name__)
 
