@@ -76,7 +76,9 @@ class Services:
         )
         channel = keys.model_events()
         drift = DriftFlusher(client, keys, settings.job_retention_seconds)
-        batch_results = BatchResults(client, keys, settings.job_retention_seconds)
+        batch_results = BatchResults(
+            client, keys, settings.job_retention_seconds, settings.upload_ttl_seconds
+        )
 
         def alias_changed(name: str, alias: str, version: str | None) -> None:
             if version is None:

@@ -3,7 +3,8 @@ the header) for as long as the job's record, so that any API replica can stream 
 
 An attempt writes its blocks under a key of its own and renames it to the job's result key
 only when every block is in: a worker lost mid-job leaves no half result behind, and the next
-attempt starts from an empty list."""
+attempt starts from an empty list. A lost attempt's draft expires as an unfinished upload does
+(``MODELTRAIN_UPLOAD_TTL_SECONDS`` after its last block), a live one is renewed by each block."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ BLOCKS_PER_READ = 4  # blocks fetched per round trip while streaming
 
 
 class BatchResults:
-    def __init__(self, client: redis.Redis, keys: Keys, ttl_seconds: int) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, ttl_seconds: int, draft_ttl_seconds: int
+    ) -> None:
         self._redis = client
         self._keys = keys
         self._ttl = ttl_seconds  # the job records' retention
+        self._draft_ttl = draft_ttl_seconds
 
     def _draft(self, job_id: str, attempt: str) -> str:
         return f"{self._keys.batch_result(job_id)}:draft:{attempt}"
@@ -34,7 +38,7 @@ class BatchResults:
     def append(self, draft: str, block: bytes) -> None:
         pipe = self._redis.pipeline(transaction=False)
         pipe.rpush(draft, block)
-        pipe.expire(draft, self._ttl)
+        pipe.expire(draft, self._draft_ttl)
         pipe.execute()
 
     def publish(self, job_id: str, draft: str) -> None:

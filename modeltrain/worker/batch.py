@@ -45,17 +45,18 @@ def predict_batch(
     report(Stage.PREDICTING, None)
     draft = ctx.results.begin(job.id, owner)
     first, span = STAGE_PROGRESS[Stage.PREDICTING], 95 - STAGE_PROGRESS[Stage.PREDICTING]
-    rows, blocks = len(frame), 0
+    rows, blocks, compiled = len(frame), 0, 0
     try:
-        for done, inputs, csv in score_blocks(
-            model, frame, job.options.probabilities, BATCH_BLOCK_ROWS
+        for block in score_blocks(
+            model, frame, job.options.probabilities, BATCH_BLOCK_ROWS, ctx.compiled.view
         ):
-            ctx.results.append(draft, csv)
+            ctx.results.append(draft, block.csv)
             if model.profile is not None and ctx.settings.drift_counting:
-                ctx.drift.counter(model.name, model.version, model.profile).record(inputs)
+                ctx.drift.counter(model.name, model.version, model.profile).record(block.inputs)
                 ctx.drift.flush()
             blocks += 1
-            report(Stage.PREDICTING, first + span * done // rows)
+            compiled += block.compiled
+            report(Stage.PREDICTING, first + span * block.done // rows)
         if not ctx.registry.version_exists(model.model_id):
             raise ModelTrainError(f"{model.model_id} was deleted while the batch job ran")
         ctx.results.publish(job.id, draft)
@@ -72,6 +73,7 @@ def predict_batch(
         "probabilities": job.options.probabilities,
         "classes": model.classes if job.options.probabilities else None,
         "blocks": blocks,
+        "compiledBlocks": compiled,  # blocks predicted by the compiled trees (batch/compiled.py)
         "seconds": round(seconds, 3),
         "rowsPerSecond": round(rows / seconds, 1) if seconds > 0 else None,
         "resultUrl": result_path(job.id),

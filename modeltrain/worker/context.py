@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from modeltrain.batch.compiled import CompiledMembers
 from modeltrain.batch.results import BatchResults
 from modeltrain.config import Settings
 from modeltrain.connections import configure_mlflow, create_mlflow_client, create_redis
@@ -32,6 +33,7 @@ class WorkerContext:
     models: ModelCache  # the versions batch jobs predict with
     results: BatchResults  # batch jobs' result CSVs
     drift: DriftFlusher  # batch rows are counted for drift as served rows are
+    compiled: CompiledMembers  # batch jobs' LightGBM members as native code
 
     @classmethod
     def create(cls, settings: Settings, requeue: Callable[[str, float], None]) -> WorkerContext:
@@ -53,6 +55,9 @@ class WorkerContext:
             models=ModelCache(
                 mlflow_client, WORKER_MODELS_KEPT, alias_ttl=settings.alias_ttl_seconds
             ),
-            results=BatchResults(client, keys, settings.job_retention_seconds),
+            results=BatchResults(
+                client, keys, settings.job_retention_seconds, settings.upload_ttl_seconds
+            ),
             drift=DriftFlusher(client, keys, settings.job_retention_seconds),
+            compiled=CompiledMembers(settings.data_dir / "compiled", settings.batch_compile),
         )

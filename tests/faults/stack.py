@@ -54,12 +54,12 @@ class FaultStack:
         self.api = api_process(self.env, "127.0.0.1", self.api_port, self.logs / "faults-api.log")
         self.api.start().wait_ready(60)
 
-    def start_worker(self) -> ManagedProcess:
+    def start_worker(self, **settings: str) -> ManagedProcess:
+        """One more worker; ``settings`` are environment variables of its own."""
         self._worker_count += 1
         name = f"fault{self._worker_count}"
-        worker = worker_process(
-            self.env, self.redis_url, self.logs / f"faults-{name}.log", name=name
-        )
+        env = {**self.env, **settings}
+        worker = worker_process(env, self.redis_url, self.logs / f"faults-{name}.log", name=name)
         worker.start().wait_ready(90)
         self.workers.append(worker)
         return worker

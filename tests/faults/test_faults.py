@@ -3,12 +3,16 @@ jobs cancelled. The job must end completed or failed with a reason, never stay `
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
+import redis
 
+from tests.factories import classification_frame, to_chunks
 from tests.faults.jobs import (
     QUICK_CSV,
     start_slow_job,
@@ -16,7 +20,7 @@ from tests.faults.jobs import (
     wait_for,
 )
 from tests.faults.stack import LEASE_SECONDS, FaultStack
-from tests.helpers import upload, wait_for_job
+from tests.helpers import BATCH_STATUS, upload, upload_batch, wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +114,44 @@ def test_finishing_a_running_job_early_keeps_the_best_model_so_far(faults):
     assert {"ridge", "lightgbm"} <= {row["estimator"] for row in job["result"]["leaderboard"]}
     assert len(versions_of(faults.mlflow_uri, tracking_id)) == 1
     assert again.status_code == 409 and again.json()["status"] == "completed"
+
+
+def test_a_worker_killed_mid_batch_is_noticed_and_its_job_completes_once_in_order(faults):
+    rows = classification_frame(rows=600_000, seed=7).drop(columns=["churn"])
+    data = rows.to_csv(index=False).encode()
+    with faults.http() as client:
+        trained = upload(client, QUICK_CSV, filename="batch-model.csv", timeBudget=2)
+        model = wait_for_job(client, trained[0].json()["trackingId"], timeout=120)
+        assert model["status"] == "completed", model["error"]
+        answers = upload_batch(client, data, model["modelId"], chunks=to_chunks(data, 4))
+        assert answers[-1].status_code == 202, answers[-1].text
+        tracking_id = answers[0].json()["trackingId"]
+        path = BATCH_STATUS.format(tracking_id)
+        deadline = time.monotonic() + 60
+        while (job := client.get(path).json())["stage"] != "predicting":
+            assert time.monotonic() < deadline and job["status"] != "completed", job
+            time.sleep(0.05)
+        faults.kill_worker(faults.workers[0], signal.SIGKILL)  # blocks half written
+        faults.start_worker(MODELTRAIN_BATCH_COMPILE="false")
+        job = wait_for_job(client, tracking_id, timeout=4 * LEASE_SECONDS + 120,
+                           status_path=BATCH_STATUS)  # fmt: skip
+        result = client.get(job["result"]["resultUrl"]) if job["status"] == "completed" else None
+        synchronous = client.post(
+            f"/api/model-inference/predict?modelId={model['modelId']}",
+            content=rows.head(1_000).to_csv(index=False).encode(),
+            headers={"content-type": "text/csv", "accept": "text/csv"},
+        )
+    assert job["status"] == "completed", job["error"]
+    assert job["attempts"] == 2  # the killed attempt and the one that finished
+    assert job["result"]["rows"] == 600_000 and job["result"]["compiledBlocks"] == 0
+    assert result is not None and result.content.count(b"\n") == 600_001  # the header once
+    assert result.content.startswith(synchronous.content)  # the file's order kept
+    got = pd.read_csv(io.BytesIO(result.content))
+    assert len(got) == 600_000
+    # The killed attempt's draft is gone with the job's upload TTL, not its retention.
+    client_redis = redis.Redis.from_url(faults.redis_url)
+    drafts = list(client_redis.scan_iter(match=f"*{tracking_id}*:draft:*"))
+    assert all(0 < client_redis.ttl(key) <= 3600 for key in drafts), drafts
 
 
 def test_jobs_survive_a_redis_restart_the_api_says_503_meanwhile_and_all_reconnect(faults):

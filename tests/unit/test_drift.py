@@ -97,3 +97,12 @@ def test_a_counter_takes_what_piled_up_once(profile):
     assert rows == 10 and sum(v for k, v in counts.items() if k.startswith("c0:")) == 10
     assert bin_field(0, 3) == "c0:3"
     assert counter.take() == (0, {})
+
+
+def test_each_category_value_falls_in_its_bin(profile):
+    city = next(c for c in profile.columns if c.name == "city")
+    labels = city.labels()
+    values = ["paris", "", None, np.nan, "rome", "lyon"] * 20  # as many rows as a block
+    got = [labels[b] for b in city.bins(values)[:6]]
+    assert got == ["paris", labels[0], labels[0], labels[0], "unseen", "lyon"]
+    assert list(city.bins(values[:6])) == list(city.bins(values)[:6])

@@ -103,3 +103,23 @@ def test_a_pipeline_of_ours_predicts_the_same_from_columns_as_from_a_frame():
     assert run_model(model, columns, True) == run_model(model, frame, True)
     both = concat([columns, model_frame(rows[:1], model)])
     assert both.rows == 3 and run_model(model, both)[0][2] == run_model(model, frame)[0][0]
+
+
+def test_columns_read_from_a_csv_are_conformed_as_value_by_value():
+    """The fast paths for typed columns (numbers, strings) give what the per-value path gives."""
+    frame = pd.DataFrame(
+        {
+            "age": pd.Series([1, 2, None, 4] * 50, dtype="float64"),
+            "city": pd.Series(["x", None, "y", "z"] * 50, dtype="str"),
+        }
+    )
+    fast = conform(frame, MODEL)
+    mixed = frame.astype(object)
+    mixed.loc[3, "city"] = 7  # not all strings: every value looked at
+    slow = conform(mixed, MODEL)
+    pd.testing.assert_frame_equal(fast.drop(index=3), slow.drop(index=3))
+    assert slow.loc[3, "city"] == "7"
+    assert fast["city"].isna().sum() == 50 and fast["city"].iloc[0] == "x"
+    assert fast["age"].dtype == "float64" and fast["age"].isna().sum() == 50
+    flags = conform(pd.DataFrame({"age": [True, False], "city": ["a", "b"]}), MODEL)
+    assert flags["age"].tolist() == [1.0, 0.0]
