@@ -103,10 +103,13 @@ def run_ours(ds: Dataset, train: pd.DataFrame, test: pd.DataFrame, budget: float
     from modeltrain.constants import Task
     from modeltrain.pipeline import TrainOptions
     from modeltrain.pipeline import train as fit
+    from modeltrain.pipeline.budget import search_budget
     from modeltrain.pipeline.features import normalise_features
 
     started = time.monotonic()
-    trained = fit(train, TrainOptions(target=ds.target, task=Task(ds.task), time_budget=budget,
+    # As the service runs a job of this budget: its search leaves room for logging.
+    searched = search_budget(budget, len(train.to_csv(index=False).encode()), elapsed=0.0)
+    trained = fit(train, TrainOptions(target=ds.target, task=Task(ds.task), time_budget=searched,
                                       threads=THREADS))  # fmt: skip
     seconds = time.monotonic() - started
     X = normalise_features(test[trained.features])
@@ -307,14 +310,24 @@ def report(rows: list[dict], budgets: list[float], costs: dict | None) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
         for i, s in enumerate(small):
-            ok = "met" if s["running"] - costs["budget"] < 2 else "not met"
-            lines.append(f"| 1,000 rows (run {i + 1}) | {s['running']:.2f} | {s['train']:.2f} | "
-                         f"{beyond[i]:+.2f} | < 2 s: {ok} |")  # fmt: skip
+            ok = "met" if beyond[i] <= 1 else "not met"
+            which = " (the worker's first job)" if i == 0 else ""
+            lines.append(f"| 1,000 rows (run {i + 1}{which}) | {s['running']:.2f} | "
+                         f"{s['train']:.2f} | {beyond[i]:+.2f} | ≤ 1 s: {ok} |")  # fmt: skip
         big = costs["big"]
         mib = costs["peak_mib"]
+        big_beyond = big["running"] - costs["budget"]
+        first_ok = small[0]["running"] <= min(s["running"] for s in small[1:])
         lines += [
             f"| 25 MB ({costs['big_bytes'] / 1e6:.1f} MB generated, cut to 25 MB) | "
-            f"{big['running']:.2f} | {big['train']:.2f} | {big['running'] - costs['budget']:+.2f} | |",
+            f"{big['running']:.2f} | {big['train']:.2f} | {big_beyond:+.2f} | ≤ 4 s: "
+            f"{'met' if big_beyond <= 4 else 'not met'} |",
+            "",
+            "The worker's first job no slower than the ones after it (it warms up when it starts: "
+            f"modeltrain/worker/warmup.py): **{'met' if first_ok else 'not met'}** "
+            f"({small[0]['running']:.2f} s against {min(s['running'] for s in small[1:]):.2f} s at "
+            "best). *Training* is the search and the final fits: the search stops early enough "
+            "to leave room for what follows it within the budget (modeltrain/pipeline/budget.py).",
             "",
             f"Peak resident memory of the worker's processes (VmHWM, the largest of them) after "
             f"the 25 MB job: **{mib:.0f} MiB** (goal < 1 GiB: {'met' if mib < 1024 else 'not met'}).",

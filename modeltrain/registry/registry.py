@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
 from modeltrain.registry import champion
 from modeltrain.registry.champion import TAG_METRIC, TAG_METRIC_VALUE, ChampionDecision
+from modeltrain.registry.dataset import training_dataset
 from modeltrain.registry.reading import (
     PROFILE_ARTIFACT,
     STORED_CSV_DIR,
@@ -194,11 +195,22 @@ class Registry(RegistryReader):
             return existing
         started = time.monotonic()
         tags = {TAG_TRACKING_ID: job_id, "modeltrain.filename": filename}
-        with mlflow.start_run(
-            experiment_id=self.experiment_id(), run_name=f"{model_name}-{job_id[:8]}", tags=tags
-        ) as run:
-            self._log_run_contents(trained, data, raw_csv, filename)
-            self._log_candidates(trained, run.info.experiment_id, run.info.run_id, job_id)
+        with (
+            mlflow.start_run(
+                experiment_id=self.experiment_id(), run_name=f"{model_name}-{job_id[:8]}", tags=tags
+            ) as run,
+            ThreadPoolExecutor(max_workers=CANDIDATE_LOG_THREADS) as pool,
+        ):
+            # Requests that need nothing of the rest go first, on threads of their own: the
+            # nested runs (three requests each) and the stored CSV (25 MB at most) are sent
+            # while the run's contents and the model are logged (1.5 s of 2.1 s after a
+            # 1,000-row job's search when in turn, profiled).
+            background = self._log_candidates(
+                pool, trained, run.info.experiment_id, run.info.run_id, job_id
+            )
+            if raw_csv is not None:
+                background.append(pool.submit(self._store_csv, run.info.run_id, raw_csv))
+            self._log_run_contents(trained, data, filename)
             signature = infer_signature(
                 trained.input_example, trained.pipeline.predict(trained.input_example)
             )
@@ -212,6 +224,8 @@ class Registry(RegistryReader):
                     code_paths=code_paths,
                     skops_trusted_types=SKOPS_TRUSTED_TYPES,
                 )
+            for done in background:
+                done.result()  # the first error, if any, fails the job
             if on_stage:
                 on_stage("registering")
             version = mlflow.register_model(
@@ -233,10 +247,15 @@ class Registry(RegistryReader):
         return RegisteredModel(model_name, str(version), run.info.run_id, run.info.experiment_id)
 
     def _log_candidates(
-        self, trained: TrainedModel, experiment_id: str, parent: str, job_id: str
-    ) -> None:
+        self,
+        pool: ThreadPoolExecutor,
+        trained: TrainedModel,
+        experiment_id: str,
+        parent: str,
+        job_id: str,
+    ) -> list[Future[None]]:
         """A nested run per candidate of the search (params, validation score, fit time), the
-        best NESTED_RUNS of them, logged concurrently."""
+        best NESTED_RUNS of them, logged concurrently on ``pool``."""
         metric = trained.primary_metric
         now = int(time.time() * 1000)
 
@@ -260,12 +279,17 @@ class Registry(RegistryReader):
             status = "FAILED" if row.get("error") else "FINISHED"
             self._client.set_terminated(run.info.run_id, status=status)
 
-        with ThreadPoolExecutor(max_workers=CANDIDATE_LOG_THREADS) as pool:
-            list(pool.map(log_one, trained.leaderboard[:NESTED_RUNS]))
+        return [pool.submit(log_one, row) for row in trained.leaderboard[:NESTED_RUNS]]
 
-    def _log_run_contents(
-        self, trained: TrainedModel, data: pd.DataFrame, raw_csv: bytes | None, filename: str
-    ) -> None:
+    def _store_csv(self, run_id: str, raw_csv: bytes) -> None:
+        """The uploaded bytes, kept with the run for retraining (Registry.stored_csv)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, STORED_CSV_NAME)
+            with open(path, "wb") as fh:
+                fh.write(raw_csv)
+            self._client.log_artifact(run_id, path, artifact_path=STORED_CSV_DIR)
+
+    def _log_run_contents(self, trained: TrainedModel, data: pd.DataFrame, filename: str) -> None:
         mlflow.log_params(
             {
                 "task": trained.task.value,
@@ -301,15 +325,7 @@ class Registry(RegistryReader):
                 mlflow.log_figure(figure, f"plots/{name}.png")
         finally:
             plots.close(figures)
-        from_pandas = mlflow.data.from_pandas  # type: ignore[attr-defined]
-        dataset = from_pandas(data, name=filename, targets=trained.target)
-        mlflow.log_input(dataset, context="training")
-        if raw_csv is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, STORED_CSV_NAME)
-                with open(path, "wb") as fh:
-                    fh.write(raw_csv)
-                mlflow.log_artifact(path, artifact_path=STORED_CSV_DIR)
+        mlflow.log_input(training_dataset(data, filename, trained.target), context="training")
 
     # --- after registration ---------------------------------------------------------------
     def verify(

@@ -20,6 +20,7 @@ from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.dispatch import send_train_task
 from modeltrain.worker.reaper import Reaper
 from modeltrain.worker.runner import run_job
+from modeltrain.worker.warmup import WarmUp
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ celery_app = create_celery_app(settings)
 app = celery_app  # `celery -A modeltrain.worker.app` finds `app`
 
 _context: WorkerContext | None = None
+_warm_up: WarmUp | None = None
 _reaper: Reaper | None = None
 _callbacks: CallbackSender | None = None
 
@@ -39,8 +41,7 @@ def _setup_logging(**_: object) -> None:
 
 @worker_process_init.connect
 def _init_process(**_: object) -> None:
-    global _context
-    _context = _create_context()
+    _get_context()
     log.info("worker.process.ready")
 
 
@@ -75,12 +76,18 @@ def _stop_main_process_threads(**_: object) -> None:
 
 
 def _get_context() -> WorkerContext:
-    global _context
-    if _context is None:  # solo/threads pools do not send worker_process_init
+    """The process's context, made once (solo/threads pools send no worker_process_init),
+    with its warm-up started."""
+    global _context, _warm_up
+    if _context is None:
         _context = _create_context()
+        _warm_up = WarmUp(_context)
     return _context
 
 
 @celery_app.task(name=TRAIN_TASK_NAME, bind=True)
 def train_job(self, job_id: str) -> str:
-    return run_job(_get_context(), job_id, node=self.request.hostname)
+    ctx = _get_context()
+    if _warm_up is not None:
+        _warm_up.wait()  # before the job is claimed: never both at once
+    return run_job(ctx, job_id, node=self.request.hostname)

@@ -20,6 +20,7 @@ from modeltrain.jobs import Job
 from modeltrain.jobs.result import build_result
 from modeltrain.logging import fields, job_id_var
 from modeltrain.pipeline import TrainOptions, train
+from modeltrain.pipeline.budget import search_budget
 from modeltrain.pipeline.loading import read_csv
 from modeltrain.pipeline.train import ProgressFn
 from modeltrain.registry import RegisteredModel
@@ -168,12 +169,13 @@ def _train_and_register(
 ) -> tuple[RegisteredModel, dict[str, Any]]:
     """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
     job_id = job.id
+    started = time.monotonic()
     data = _read_data(ctx, job)
     df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
     options = TrainOptions(
         target=job.options.target,
         task=job.options.task,
-        time_budget=job.options.time_budget,
+        time_budget=search_budget(job.options.time_budget, len(data), time.monotonic() - started),
         threads=ctx.settings.train_threads,
         should_stop=lambda: heartbeat.stopped.is_set() or heartbeat.finish.is_set(),
     )
