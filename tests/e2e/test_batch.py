@@ -196,15 +196,15 @@ def test_a_batch_job_with_a_callback_url_posts_its_signed_status_when_it_ends(st
 
 
 def _additive(rows: int, seed: int) -> pd.DataFrame:
-    """A noisy sum of curves and steps: boosted trees fit it best (a forest averages the
-    noise less well, a line misses the curves)."""
+    """A noisy sum of curves, steps and an interaction: boosted trees fit it best (a forest
+    averages the noise less well, a line misses the curves)."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({f"x{i}": rng.uniform(-2, 2, size=rows).round(3) for i in range(4)})
     frame["kind"] = rng.choice(["a", "b", "c"], size=rows)
     frame["y"] = (
-        2 * frame["x0"]
-        + np.sin(3 * frame["x1"])
-        + 3 * (frame["x2"] > 0.5)
+        2 * np.sin(2 * frame["x0"])
+        + 2 * (frame["x1"] > 0) * (frame["x2"] > 0)
+        + frame["x3"] ** 2
         + frame["kind"].map({"a": 0.0, "b": 1.0, "c": -1.0})
         + rng.normal(0, 1.0, size=rows)
     )
@@ -215,7 +215,7 @@ def test_later_batch_jobs_use_the_compiled_trees_and_predict_the_same_bytes(stac
     data = _additive(4_000, seed=95).to_csv(index=False).encode()
     with stack.http() as client:
         answers = upload(client, data, filename="steps.csv", modelName="batch-compiled",
-                         target="y", timeBudget=2)  # fmt: skip
+                         target="y", timeBudget=3)  # fmt: skip
         trained = wait_for_job(client, answers[0].json()["trackingId"])
         assert trained["status"] == "completed", trained["error"]
         result = trained["result"]
