@@ -16,9 +16,27 @@ from sklearn.utils.metaestimators import available_if
 from modeltrain_model import CLASSIFICATION, REGRESSION
 
 
+class Bag(BaseEstimator):
+    """One configuration's cross-validation models, averaged: each was fitted on all folds but
+    one (and stopped early on that one), so together they saw every row, and their average
+    varies less than one model fitted on all of them (pipeline/final.py decides when)."""
+
+    def __init__(self, models: list[Any] | None = None) -> None:
+        self.models = models
+
+    def fit(self, X: Any = None, y: Any = None) -> Bag:
+        return self  # its models arrive fitted
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(self.models)
+
+
 def member_output(model: Any, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
     """A fitted member's prediction: class probabilities (rows × classes, classes 0..k-1)
     for classification, values for regression."""
+    if isinstance(model, Bag):
+        outputs = [member_output(m, X, task, n_classes) for m in model.models or []]
+        return np.mean(outputs, axis=0)
     booster = getattr(model, "booster_", None)
     if isinstance(model, BaseForest):
         proba = _forest_output(model, X)

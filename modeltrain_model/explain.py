@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from modeltrain_model import CLASSIFICATION
+from modeltrain_model.ensemble import Bag
 
 QUADRATURE_NODES = 32
 
@@ -78,6 +79,10 @@ def _member(
     member: Any, M: np.ndarray, classify: bool, n_classes: int, k: np.ndarray, log_target: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """(base, contributions per feature) of one member, in the Ensemble's output space."""
+    if isinstance(member, Bag):  # its output is its models' average, taken before any link
+        parts = [_member(m, M, classify, n_classes, k, False) for m in member.models or []]
+        base, contrib = np.mean([b for b, _ in parts], axis=0), np.mean([c for _, c in parts], 0)
+        return (base, contrib) if classify else _link(base, contrib, log_target)
     booster = getattr(member, "booster_", None)
     if booster is not None:
         raw = booster.predict(M, pred_contrib=True, num_threads=1 if len(M) <= 1000 else 0)

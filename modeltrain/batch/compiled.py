@@ -78,7 +78,7 @@ class CompiledMembers:
         self._ready: dict[str, CompiledBooster] = {}  # booster digest -> its library
         self._failed: set[str] = set()
         self._pending: set[str] = set()
-        self._digests: dict[tuple[str, str, int], str] = {}  # (name, version, member) -> digest
+        self._digests: dict[tuple[Any, ...], str] = {}  # (name, version, member, j) -> digest
         self._compiler = ThreadPoolExecutor(1, thread_name_prefix="compile")
 
     @property
@@ -86,33 +86,48 @@ class CompiledMembers:
         return self.toolchain is not None
 
     def view(self, model: LoadedModel) -> LoadedModel | None:
-        """The model with its compiled members in place of their boosters, once every LightGBM
-        member is compiled; None before that (compiling is started on the first call), and
-        always None for models without LightGBM members or when compiling is off."""
+        """The model with its compiled members in place of their boosters (inside Bags too),
+        once every LightGBM booster is compiled; None before that (compiling is started on the
+        first call), and always None for models without LightGBM members or when compiling
+        is off."""
+        from modeltrain_model.ensemble import Bag
+
         ensemble = _ensemble(model)
         if not self.enabled or ensemble is None:
             return None
-        boosters = {
-            index: member.booster_
-            for index, member in enumerate(ensemble.members)
-            if getattr(member, "booster_", None) is not None
+        boosters = {  # (member, model in its Bag or 0) -> booster
+            (i, j): inner.booster_
+            for i, member in enumerate(ensemble.members)
+            for j, inner in enumerate(
+                (member.models or []) if isinstance(member, Bag) else [member]
+            )
+            if getattr(inner, "booster_", None) is not None
         }
         if not boosters:
             return None
-        compiled: dict[int, CompiledBooster] = {}
-        for index, booster in boosters.items():
-            digest = self._digest(model, index, booster)
+        compiled: dict[tuple[int, int], CompiledBooster] = {}
+        for key, booster in boosters.items():
+            digest = self._digest(model, key, booster)
             with self._lock:
                 library = self._ready.get(digest)
                 if library is None and digest not in self._failed | self._pending:
                     self._pending.add(digest)
                     self._compiler.submit(self._compile, digest, booster, model.model_id)
-            if library is None:
-                return None
-            compiled[index] = library
+            if library is not None:
+                compiled[key] = library
+        if len(compiled) < len(boosters):  # all of them started compiling above
+            return None
+
+        def swapped(i: int, j: int, inner: Any) -> Any:
+            if (i, j) not in compiled:
+                return inner
+            return _CompiledMember(compiled[i, j], getattr(inner, "classes_", None))
+
         faster = copy.copy(ensemble)
         faster.members = [
-            _CompiledMember(compiled[i], getattr(m, "classes_", None)) if i in compiled else m
+            Bag([swapped(i, j, inner) for j, inner in enumerate(m.models or [])])
+            if isinstance(m, Bag)
+            else swapped(i, 0, m)
             for i, m in enumerate(ensemble.members)
         ]
         pipeline = copy.copy(model.raw)
@@ -126,8 +141,8 @@ class CompiledMembers:
     def close(self) -> None:
         self._compiler.shutdown(wait=False, cancel_futures=True)
 
-    def _digest(self, model: LoadedModel, index: int, booster: Any) -> str:
-        key = (model.name, model.version, index)
+    def _digest(self, model: LoadedModel, index: tuple[int, int], booster: Any) -> str:
+        key = (model.name, model.version, *index)
         if key not in self._digests:
             text = booster.model_to_string().encode()
             self._digests[key] = hashlib.sha256(text).hexdigest()[:24]

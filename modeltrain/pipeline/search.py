@@ -32,12 +32,20 @@ KEPT_OUTPUTS = 20  # best trials whose validation outputs are kept for the ensem
 # Time kept for the final fits, in fold fits of the best three trials: the chosen models are
 # fitted on the training rows, and again on all rows (a fit on more rows costs more).
 REFIT_FACTOR = 2.5
+BAG_REFIT_FACTOR = 1.3  # a Bag is kept as it is, then fitted once more on all rows (more rows)
 # A trial may use this share of the time left (less the reserve), so that the refit of what it
 # finds fits in the budget too.
 TRIAL_SHARE = 0.45
 ROUNDS_GROWTH = 1.1  # LightGBM refits on more rows than its folds: this many more rounds
 SKEWED = 1.0  # |skew| of a non-negative regression target from which log1p is tried
 IMBALANCED = 0.2  # share of the rarest class below which balanced class weights are tried
+# Families whose cross-validation models are kept and averaged as the final model (a Bag):
+# boosted trees stopped early on each fold vary from fold to fold, and their average is
+# steadier than one refit; a forest is an average already, a linear model barely varies.
+BAGGED_FAMILIES = frozenset({"lightgbm"})
+# Up to this many searched rows: above, one refit on more rows is about as steady, and a bag
+# of k models costs k times one at prediction (a batch job's 280,000 rows: seconds).
+BAG_MAX_ROWS = 5_000
 PATIENCE = 60  # trials without a better score after which the search has converged
 MIN_GAIN = 1e-4  # what counts as a better score
 
@@ -53,7 +61,13 @@ class Trial:
     fit_seconds: float = 0.0  # one fold's fit, on average
     rounds: int | None = None  # LightGBM: boosting rounds to refit with
     output: np.ndarray | None = None  # validation outputs (rows of SearchResult.covered)
+    models: list[Any] | None = None  # its fold models, kept for a Bag (BAGGED_FAMILIES)
     error: str | None = None
+
+    @property
+    def bag_seconds(self) -> float:
+        """What fitting it as a Bag again costs: one fit per fold."""
+        return self.fit_seconds * len(self.models or [])
 
     def leaderboard_row(self, task: Task, metric: str) -> dict[str, Any]:
         params = dict(self.params)
@@ -61,6 +75,8 @@ class Trial:
             params["n_estimators"] = self.rounds
         if self.log_target:
             params["log_target"] = True
+        if self.models:
+            params["bag_folds"] = len(self.models)
         row: dict[str, Any] = {
             "trial": self.number,
             "estimator": families.family_name(self.family, task),
@@ -82,10 +98,14 @@ class SearchResult:
     ranked: list[Trial] = field(default_factory=list)  # finished trials, best first
 
 
-def make_folds(y: np.ndarray, task: Task) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+def make_folds(
+    y: np.ndarray, task: Task, count: int | None = None
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Cross-validation folds by the row count (``count`` folds when given), or one holdout
+    split on large data; stratified for classes when every class can be in every fold."""
     rows = len(y)
     stratify = task == Task.CLASSIFICATION
-    if rows > CV_ROWS_MEDIUM:
+    if rows > CV_ROWS_MEDIUM and count is None:
         index = np.arange(rows)
         counts = np.bincount(y) if stratify else None
         strat = y if stratify and counts is not None and counts.min() >= 2 else None
@@ -93,7 +113,7 @@ def make_folds(y: np.ndarray, task: Task) -> tuple[list[tuple[np.ndarray, np.nda
             index, test_size=VALIDATION_SHARE, random_state=0, stratify=strat
         )
         return [(np.sort(fit_idx), np.sort(val_idx))], "holdout"
-    k = CV_FOLDS_SMALL if rows <= CV_ROWS_SMALL else CV_FOLDS_MEDIUM
+    k = count or (CV_FOLDS_SMALL if rows <= CV_ROWS_SMALL else CV_FOLDS_MEDIUM)
     if stratify and np.bincount(y).min() >= k:
         splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
     else:
@@ -113,7 +133,7 @@ def evaluate(
     started = time.monotonic()
     shape = (len(y), n_classes) if ctx.task == Task.CLASSIFICATION else (len(y),)
     output = np.full(shape, np.nan)
-    fit_times, rounds = [], []
+    fit_times, rounds, models = [], [], []
     for fit_idx, val_idx in folds:
         y_fit, y_val = y[fit_idx], y[val_idx]
         if trial.log_target:
@@ -125,6 +145,7 @@ def evaluate(
         fit_times.append(time.monotonic() - fit_started)
         if kept is not None:
             rounds.append(kept)
+        models.append(model)
         out = member_output(model, X[val_idx], ctx.task, n_classes)
         output[val_idx] = np.expm1(out) if trial.log_target else out
     covered = np.concatenate([v for _, v in folds])
@@ -134,6 +155,8 @@ def evaluate(
     trial.fit_seconds = float(np.mean(fit_times))
     trial.rounds = int(np.mean(rounds) * ROUNDS_GROWTH) if rounds else None
     trial.seconds = time.monotonic() - started
+    if len(folds) > 1 and trial.family in BAGGED_FAMILIES and len(y) <= BAG_MAX_ROWS:
+        trial.models = models
 
 
 def search(
@@ -226,8 +249,11 @@ class _Search:
             self.on_progress(self.result.ranked[0] if self.result.ranked else None)
 
     def _reserve(self) -> float:
-        """Seconds to keep for the final fits."""
-        return REFIT_FACTOR * sum(t.fit_seconds for t in self.result.ranked[:3])
+        """Seconds to keep for the final fits: a Bag's refit on all rows is one fit per fold."""
+        return sum(
+            BAG_REFIT_FACTOR * t.bag_seconds if t.models else REFIT_FACTOR * t.fit_seconds
+            for t in self.result.ranked[:3]
+        )
 
     def _time_left(self) -> float:
         return self.deadline - self._reserve() - time.monotonic()
@@ -303,6 +329,7 @@ def _rank(result: SearchResult, trial: Trial) -> None:
     result.ranked.sort(key=lambda t: t.score, reverse=True)
     for dropped in result.ranked[KEPT_OUTPUTS:]:
         dropped.output = None
+        dropped.models = None
 
 
 def _skew(y: np.ndarray) -> float:

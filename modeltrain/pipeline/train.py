@@ -22,7 +22,7 @@ from modeltrain.pipeline.guardrails import build_report
 from modeltrain.pipeline.metrics import classification_metrics, primary_metric, regression_metrics
 from modeltrain.pipeline.search import Trial, search
 from modeltrain.pipeline.tasks import clean_target, detect_task
-from modeltrain_model.ensemble import Ensemble
+from modeltrain_model.ensemble import Bag, Ensemble
 from modeltrain_model.explain import ExplanationUnavailable, explain
 from modeltrain_model.featurizer import Featurizer
 
@@ -198,11 +198,14 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     holdout = _holdout(pipeline, X_test, y_test, task)
     importance = _importance(pipeline, X_test, y_test, task)
     refit_seconds = sum(member.fit_seconds for member in fitted) / (1 - HOLDOUT_SHARE)
-    grace = max(REFIT_GRACE, REFIT_GRACE_SHARE * options.time_budget)
+    bagged = any(isinstance(member.model, Bag) for member in fitted)
+    # A Bag is a model of every training row already, so its refit on all rows (one fit per
+    # fold) must fit in the budget; one model's refit may overrun it a little.
+    grace = 0.0 if bagged else max(REFIT_GRACE, REFIT_GRACE_SHARE * options.time_budget)
     refit_all = time.monotonic() + refit_seconds <= ticker.deadline + grace
     if refit_all:  # the holdout rows join the training rows for the registered model
         fitted = fit_members(picked, featurizer.transform(data.X), data.encode(data.y), task,
-                             cats, options.threads)  # fmt: skip
+                             cats, options.threads, searched=False)  # fmt: skip
         model = as_ensemble(fitted, task, data.classes)
         pipeline = Pipeline([("features", featurizer), ("model", model)])
     estimator, params, leaderboard = describe(found, picked, score, task, metric)
@@ -234,6 +237,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
             "stoppedEarly": found.stopped_early,
             "validationScore": round(score, 6),
             "refitOnAllRows": refit_all,
+            "bagged": bagged,
         },
     )
 
@@ -252,13 +256,16 @@ def _importance(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -
     model: Ensemble = pipeline.named_steps["model"]
     featurizer: Featurizer = pipeline.named_steps["features"]
     members = model.members or []
-    booster = getattr(members[0], "booster_", None) if len(members) == 1 else None
-    if booster is not None:
+    inner = (members[0].models or []) if len(members) == 1 and isinstance(members[0], Bag) else []
+    boosters = [getattr(m, "booster_", None) for m in (inner or members[:1])]
+    if len(members) == 1 and all(b is not None for b in boosters):  # one LightGBM, or a Bag
         gains: dict[str, float] = {}
-        for source, gain in zip(
-            featurizer.feature_sources_, booster.feature_importance("gain"), strict=True
-        ):
-            gains[source] = gains.get(source, 0.0) + float(gain)
+        for booster in boosters:
+            assert booster is not None
+            for source, gain in zip(
+                featurizer.feature_sources_, booster.feature_importance("gain"), strict=True
+            ):
+                gains[source] = gains.get(source, 0.0) + float(gain)
         return _shares(gains)
     sample = X.sample(n=min(len(X), IMPORTANCE_ROWS), random_state=0)
     scoring = "r2" if task == Task.REGRESSION else "balanced_accuracy"

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 SKOPS_TRUSTED_TYPES = [
     "modeltrain_model.featurizer.Featurizer",
     "modeltrain_model.ensemble.Ensemble",
+    "modeltrain_model.ensemble.Bag",
     "modeltrain_model.linear_encoder.LinearEncoder",
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.sklearn.LGBMRegressor",

@@ -96,3 +96,21 @@ def test_nothing_is_compiled_when_told_not_to_or_without_lightgbm_members(tmp_pa
     assert linear_only.view(_model(2, families_=("linear",))) is None
     linear_only.wait(60)
     assert not (tmp_path / "off").exists() and not (tmp_path / "linear").exists()
+
+
+def test_the_boosters_inside_a_bag_are_compiled_too(tmp_path):
+    from modeltrain_model.ensemble import Bag
+
+    model, X = _model(2, families_=("lightgbm", "lightgbm")), _rows()
+    ensemble = model.raw.steps[-1][1]
+    ensemble.members = [Bag(ensemble.members)]
+    ensemble.weights, ensemble.names, ensemble.log_target = [1.0], ["lightgbm"], [False]
+    compiled = CompiledMembers(tmp_path, enabled=True)
+    compiled.view(model)
+    compiled.wait(180)
+    faster = compiled.view(model)
+    assert faster is not None
+    inner = faster.raw.steps[-1][1].members[0].models
+    assert all(hasattr(m, "booster_") and not hasattr(m, "n_estimators") for m in inner)
+    assert np.array_equal(faster.raw.predict_proba(X), model.raw.predict_proba(X))
+    compiled.close()
