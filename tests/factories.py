@@ -81,3 +81,19 @@ def mixed_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
     score = (amount - 100) / 40 + (segment == "business") * 1.5 + rng.normal(0, 0.4, rows)
     df["label"] = np.where(score > 0.2, "yes", "no")
     return df
+
+
+def boosting_frame(rows: int, seed: int) -> pd.DataFrame:
+    """A noisy sum of curves, steps and an interaction: boosted trees fit it best (a forest
+    averages the noise less well, a line misses the curves)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"x{i}": rng.uniform(-2, 2, size=rows).round(3) for i in range(4)})
+    frame["kind"] = rng.choice(["a", "b", "c"], size=rows)
+    frame["y"] = (
+        2 * np.sin(2 * frame["x0"])
+        + 2 * (frame["x1"] > 0) * (frame["x2"] > 0)
+        + frame["x3"] ** 2
+        + frame["kind"].map({"a": 0.0, "b": 1.0, "c": -1.0})
+        + rng.normal(0, 1.0, size=rows)
+    )
+    return frame

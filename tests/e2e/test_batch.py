@@ -10,14 +10,13 @@ import json
 import time
 from hashlib import sha256
 
-import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from modeltrain.runtime.processes import free_port
 from tests.conftest import WEBHOOK_SECRET
-from tests.factories import classification_frame, to_chunks
+from tests.factories import boosting_frame, classification_frame, to_chunks
 from tests.helpers import BATCH_STATUS, upload, upload_batch, wait_for_job
 from tests.webhook_receiver import Receiver
 
@@ -195,24 +194,8 @@ def test_a_batch_job_with_a_callback_url_posts_its_signed_status_when_it_ends(st
     assert sent["status"] == "completed" and sent["result"]["rows"] == 1
 
 
-def _additive(rows: int, seed: int) -> pd.DataFrame:
-    """A noisy sum of curves, steps and an interaction: boosted trees fit it best (a forest
-    averages the noise less well, a line misses the curves)."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({f"x{i}": rng.uniform(-2, 2, size=rows).round(3) for i in range(4)})
-    frame["kind"] = rng.choice(["a", "b", "c"], size=rows)
-    frame["y"] = (
-        2 * np.sin(2 * frame["x0"])
-        + 2 * (frame["x1"] > 0) * (frame["x2"] > 0)
-        + frame["x3"] ** 2
-        + frame["kind"].map({"a": 0.0, "b": 1.0, "c": -1.0})
-        + rng.normal(0, 1.0, size=rows)
-    )
-    return frame
-
-
 def test_later_batch_jobs_use_the_compiled_trees_and_predict_the_same_bytes(stack):
-    data = _additive(4_000, seed=95).to_csv(index=False).encode()
+    data = boosting_frame(4_000, seed=95).to_csv(index=False).encode()
     with stack.http() as client:
         answers = upload(client, data, filename="steps.csv", modelName="batch-compiled",
                          target="y", timeBudget=3)  # fmt: skip
@@ -221,7 +204,7 @@ def test_later_batch_jobs_use_the_compiled_trees_and_predict_the_same_bytes(stac
         result = trained["result"]
         picked = f"{result['estimator']} {result['leaderboard'][0].get('members', '')}"
         assert "lightgbm" in picked, picked
-        rows = _additive(45_000, seed=96).drop(columns=["y"]).to_csv(index=False).encode()
+        rows = boosting_frame(45_000, seed=96).drop(columns=["y"]).to_csv(index=False).encode()
         deadline = time.monotonic() + 120
         while True:  # the first job starts compiling; a later one finds the library loaded
             job = _run_batch(client, rows, trained["modelId"], chunks=2)
