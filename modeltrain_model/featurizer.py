@@ -11,7 +11,7 @@ every server that loads the model (ours and `mlflow models serve`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -56,17 +56,25 @@ def _numbers(X: Any, name: str) -> np.ndarray:
     return numeric.to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _category_codes(values: np.ndarray, codes: Mapping[str, float], other: float) -> np.ndarray:
-    """Each value's code (``other`` for one not seen in training, NaN for a missing one). Many
-    rows of strings are looked up once per distinct value: a 20,000-row block of a batch job
-    costs 3 ms instead of 25 ms (profiled)."""
+def lookup_each(
+    values: Any, lookup: Callable[[str], float], missing: float, dtype: Any = "float64"
+) -> np.ndarray:
+    """``lookup(str(value))`` of each value, ``missing`` for a missing one. Many rows of strings
+    are looked up once per distinct value: a 20,000-row block of a batch job costs 3 ms instead
+    of 25 ms (profiled); other values one by one (1 and 1.0 are one distinct value but two
+    strings). The featurizer's category codes and drift's category bins both use it."""
+    values = np.asarray(values, dtype=object)
     if len(values) > 64 and pd.api.types.is_string_dtype(values):  # str values or missing
         inverse, distinct = pd.factorize(values, use_na_sentinel=True)
-        looked_up = np.array([codes.get(v, other) for v in distinct] + [np.nan], dtype="float64")
-        return looked_up[inverse]  # inverse -1 (missing) picks the NaN at the end
-    return np.array(
-        [np.nan if _missing(v) else codes.get(str(v), other) for v in values], dtype="float64"
-    )
+        table = np.array([lookup(v) for v in distinct] + [missing], dtype=dtype)
+        return table[inverse]  # inverse -1 (missing) picks the last entry
+    return np.array([missing if _missing(v) else lookup(str(v)) for v in values], dtype=dtype)
+
+
+def _code_of(codes: Mapping[str, float]) -> Callable[[str], float]:
+    """A category's code: its own, else the "other" code (NaN when there is none)."""
+    other = codes.get("\x00other", np.nan)
+    return lambda text: codes.get(text, other)
 
 
 def _stamps(X: Any, name: str, fmt: str) -> pd.DatetimeIndex:
@@ -140,9 +148,7 @@ class Featurizer(TransformerMixin, BaseEstimator):
             out[:, j] = _numbers(X, name)
             j += 1
         for name in self.categorical or []:
-            codes = self.codes_[name]
-            other = codes.get("\x00other", np.nan)
-            out[:, j] = _category_codes(_values(X, name), codes, other)
+            out[:, j] = lookup_each(_values(X, name), _code_of(self.codes_[name]), np.nan)
             j += 1
         for name, parts in self.parts_.items():
             stamps = _stamps(X, name, (self.datetime or {})[name])

@@ -87,24 +87,22 @@ class ColumnProfile:
         return words.to_numpy(dtype=float, na_value=np.nan)  # text: words per value
 
     def _category_bins(self, values: Iterable[Any]) -> np.ndarray:
-        """Binned once per distinct value (a batch job's 20,000-row block has a few dozen)."""
-        import pandas as pd
+        """Missing (or empty) values in bin 0, the top categories in theirs, then "other" and,
+        for values never seen in training, "unseen"."""
+        from modeltrain_model.featurizer import lookup_each  # loaded with any model already
 
-        codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
         index = {c: i for i, c in enumerate(self.categories or [], start=1)}
         other = len(index) + 1
         seen = set(self.seen) if self.seen is not None else None
-        per_value = np.empty(len(distinct) + 1, dtype=np.int64)
-        for i, value in enumerate(distinct):
-            text = str(value)
+
+        def bin_of(text: str) -> int:
             if text == "":
-                per_value[i] = 0  # an empty string is missing
-            elif text in index:
-                per_value[i] = index[text]
-            else:
-                per_value[i] = other + 1 if seen is not None and text not in seen else other
-        per_value[-1] = 0  # factorize's -1: missing
-        return per_value[codes]
+                return 0
+            if text in index:
+                return index[text]
+            return other + 1 if seen is not None and text not in seen else other
+
+        return lookup_each(values, bin_of, 0, dtype=np.int64)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

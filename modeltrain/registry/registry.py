@@ -59,7 +59,7 @@ SKOPS_TRUSTED_TYPES = [
     "numpy.dtype",
     "builtins.slice",
 ]
-CANDIDATE_LOG_THREADS = 8  # concurrent requests logging the search's nested runs
+CANDIDATE_LOG_THREADS = 8  # concurrent requests: the search's nested runs, the stored CSV
 # Candidates logged as nested runs, best first: each costs three requests (~0.1 s of the
 # server's time, measured); the leaderboard table artifact lists every one.
 NESTED_RUNS = 50

@@ -182,7 +182,7 @@ def _refuse_missing(missing: list[str]) -> None:
 
 def _plain_numbers(col: pd.Series) -> bool:
     """A column of numbers or booleans by its dtype (as read from a CSV), not of objects."""
-    return pd.api.types.is_numeric_dtype(col) and col.dtype != object
+    return pd.api.types.is_numeric_dtype(col)
 
 
 def _text_column(col: pd.Series) -> pd.Series:

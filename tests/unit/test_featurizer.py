@@ -77,16 +77,21 @@ def test_rare_values_of_a_high_cardinality_column_share_one_code():
 
 
 def test_many_rows_of_strings_get_the_codes_one_row_at_a_time_gets():
-    from modeltrain_model.featurizer import _category_codes
+    from modeltrain_model.featurizer import lookup_each
 
     codes, other = {"a": 0.0, "b": 1.0, "c": 2.0}, 3.0
+
+    def code(text):
+        return codes.get(text, other)
+
     values = np.array(["a", "b", None, "zzz", np.nan, "c", pd.NA] * 30, dtype=object)
-    many = _category_codes(values, codes, other)  # one lookup per distinct value
-    one_by_one = np.concatenate([_category_codes(values[i : i + 1], codes, other)
+    many = lookup_each(values, code, np.nan)  # one lookup per distinct value
+    one_by_one = np.concatenate([lookup_each(values[i : i + 1], code, np.nan)
                                  for i in range(len(values))])  # fmt: skip
     np.testing.assert_array_equal(many, one_by_one)
     np.testing.assert_array_equal(many[:7], [0.0, 1.0, np.nan, 3.0, np.nan, 2.0, np.nan])
-    mixed = np.array([1, "1", 2.5] * 30, dtype=object)  # not all strings: str() of each value
+    mixed = np.array([1, "1", 2.5, 1.0] * 30, dtype=object)  # not all strings: str() of each
+    lookup = {"1": 5.0, "2.5": 6.0, "1.0": 7.0}
     np.testing.assert_array_equal(
-        _category_codes(mixed, {"1": 5.0, "2.5": 6.0}, other), [5.0, 5.0, 6.0] * 30
+        lookup_each(mixed, lambda t: lookup.get(t, other), np.nan), [5.0, 5.0, 6.0, 7.0] * 30
     )
