@@ -10,9 +10,10 @@ Per member of the Ensemble, in the member's own output space:
 Margins are carried into probability space by integrated gradients along the straight line from
 the base margins to the row's margins: contribution_j = sum_c Phi_jc * integral of
 d p_k / d m_c, computed with Gauss-Legendre quadrature and then scaled by the (tiny) factor that
-makes the sum exactly ``p_k(row) - p_k(base)``. With one margin (binary classes, a regressor fitted
-on log1p(y)) this is the closed form ``phi_j * (f(m) - f(b)) / (m - b)``. ``base`` is then the
-probability at the model's expected margin. An Ensemble's explanation is the weighted average of
+makes the sum exactly ``p_k(row) - p_k(base)``. With one margin (binary classes, a regressor
+fitted on log1p(y), a Poisson LightGBM predicting exp(margin)) this is the closed form
+``phi_j * (f(m) - f(b)) / (m - b)``. ``base`` is then the probability (or value) at the model's
+expected margin. An Ensemble's explanation is the weighted average of
 its members' (its output is the weighted average of theirs). Features made from one column
 (date parts, text statistics, codes, one-hot columns) add up to that column."""
 
@@ -88,7 +89,10 @@ def _member(
         raw = booster.predict(M, pred_contrib=True, num_threads=1 if len(M) <= 1000 else 0)
         F = M.shape[1]
         if not classify:
-            return _link(raw[:, F], raw[:, :F], log_target)
+            base, phi = raw[:, F], raw[:, :F]
+            if _poisson(member):  # LightGBM predicts exp(margin)
+                base, phi = _through(np.exp, base, phi)
+            return _link(base, phi, log_target)
         if raw.shape[1] == F + 1:  # binary: the margin of class 1
             Phi = np.stack([np.zeros((len(M), F)), raw[:, :F]], axis=2)
             B = np.column_stack([np.zeros(len(M)), raw[:, F]])
@@ -164,16 +168,24 @@ def _tree_explainer(forest: Any) -> Any:
     return explainer
 
 
+def _poisson(member: Any) -> bool:
+    params = member.get_params() if hasattr(member, "get_params") else {}
+    return params.get("objective") == "poisson"
+
+
 def _link(base: np.ndarray, phi: np.ndarray, log_target: bool) -> tuple[np.ndarray, np.ndarray]:
     """A regressor's contributions; one fitted on log1p(y) predicts expm1(margin)."""
-    if not log_target:
-        return base, phi
+    return _through(np.expm1, base, phi) if log_target else (base, phi)
+
+
+def _through(link: Any, base: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Margin contributions carried through ``link`` (exp or expm1, whose slope is exp):
+    ``phi * (f(m) - f(b)) / (m - b)``, the slope at ``b`` where the margin barely moved."""
     margin = base + phi.sum(axis=1)
     gap = margin - base
     safe = np.where(np.abs(gap) > 1e-12, gap, 1.0)
-    scale = np.where(np.abs(gap) > 1e-12, (np.expm1(margin) - np.expm1(base)) / safe,
-                     np.exp(base))  # fmt: skip
-    return np.expm1(base), phi * scale[:, None]
+    scale = np.where(np.abs(gap) > 1e-12, (link(margin) - link(base)) / safe, np.exp(base))
+    return link(base), phi * scale[:, None]
 
 
 def _softmax(m: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.search import SearchResult, Trial, make_folds
-from modeltrain.pipeline.selection import select_weights
+from modeltrain.pipeline.selection import clearly_better, select_weights
 from modeltrain_model.ensemble import Bag, Ensemble
 
 MIN_ENSEMBLE_GAIN = 1e-4  # validation score an ensemble must add over the best single model
@@ -24,18 +24,33 @@ Picked = list[tuple[Trial, int]]  # (trial, weight)
 
 
 def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tuple[Picked, float]:
-    """The best trial alone, or a greedy ensemble of the best trials when its validation score
-    is higher. Returns (trial, weight) pairs and the validation score."""
-    pool = [t for t in found.ranked if t.output is not None]
-    counts, score = select_weights(
-        [t.output for t in pool if t.output is not None],
-        y[found.covered],
-        lambda truth, out: output_score(task, truth, out, n_classes),
-    )
+    """The search's incumbent alone, or a greedy ensemble grown from it over each family's
+    incumbent when that is clearly better on the validation rows (selection.clearly_better).
+    Returns (trial, weight) pairs and the validation score.
+
+    Why the families' incumbents and not the best trials: those are many near-copies of one
+    configuration, each a little lucky on the validation rows, and the ensemble of them was
+    worse on held-out rows than the diverse one a shorter search found (diabetes: 0.33 against
+    0.37 R²); an incumbent changes only for a clearly better trial, so a longer search keeps the
+    ensemble a shorter one made unless it finds better."""
+    incumbent = found.incumbent or found.ranked[0]
+    pool = [incumbent, *(t for t in found.family_incumbents.values() if t is not incumbent)]
+    pool = [t for t in pool if t.output is not None]
+    outputs = [t.output for t in pool if t.output is not None]
+    truth = y[found.covered]
+
+    def score(truth: np.ndarray, out: np.ndarray) -> float:
+        return output_score(task, truth, out, n_classes)
+
+    first = pool.index(incumbent)
+    counts, ensemble_score = select_weights(outputs, truth, score, first=first)
     picked = [(t, c) for t, c in zip(pool, counts, strict=True) if c > 0]
-    if len(picked) == 1 or score <= pool[0].score + MIN_ENSEMBLE_GAIN:
-        return [(pool[0], 1)], pool[0].score
-    return picked, score
+    if len(picked) > 1 and ensemble_score > incumbent.score + MIN_ENSEMBLE_GAIN:
+        average = np.tensordot(np.asarray(counts, dtype=float), np.stack(outputs), axes=1)
+        average /= sum(counts)
+        if clearly_better(truth, average, outputs[first], score):
+            return picked, ensemble_score
+    return [(incumbent, 1)], incumbent.score
 
 
 @dataclass

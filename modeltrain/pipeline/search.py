@@ -9,6 +9,7 @@ asked to finish; LightGBM trials stop boosting at the deadline too."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -23,14 +24,14 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.metrics import output_score
+from modeltrain.pipeline.selection import clearly_better
 from modeltrain_model.ensemble import member_output
 
 CV_FOLDS_SMALL, CV_ROWS_SMALL = 5, 2_000  # up to this many rows: 5-fold cross-validation
 CV_FOLDS_MEDIUM, CV_ROWS_MEDIUM = 3, 20_000  # up to this many: 3 folds; above: one split
 VALIDATION_SHARE = 0.2  # of the training rows, when one split is used
-KEPT_OUTPUTS = 20  # best trials whose validation outputs are kept for the ensemble
-# Time kept for the final fits, in fold fits of the best three trials: the chosen models are
-# fitted on the training rows, and again on all rows (a fit on more rows costs more).
+# Time kept for the final fits, in fold fits of the incumbents: the chosen models are fitted on
+# the training rows, and again on all rows (a fit on more rows costs more).
 REFIT_FACTOR = 2.5
 BAG_REFIT_FACTOR = 1.3  # a Bag is kept as it is, then fitted once more on all rows (more rows)
 # A trial may use this share of the time left (less the reserve), so that the refit of what it
@@ -46,8 +47,9 @@ BAGGED_FAMILIES = frozenset({"lightgbm"})
 # Up to this many searched rows: above, one refit on more rows is about as steady, and a bag
 # of k models costs k times one at prediction (a batch job's 280,000 rows: seconds).
 BAG_MAX_ROWS = 5_000
-PATIENCE = 60  # trials without a better score after which the search has converged
-MIN_GAIN = 1e-4  # what counts as a better score
+# Trials without a clearly better one (selection.clearly_better) after which the search has
+# converged: a small CSV's job then ends before its budget, with the model it would have had.
+PATIENCE = 60
 
 
 @dataclass
@@ -96,6 +98,13 @@ class SearchResult:
     validation: str  # "5-fold cross-validation" or "holdout"
     stopped_early: bool = False  # asked to finish before the budget was spent
     ranked: list[Trial] = field(default_factory=list)  # finished trials, best first
+    # the trial chosen so far, and each family's: replaced only by one clearly better
+    # (selection.clearly_better); the family incumbents are what an ensemble is made of
+    incumbent: Trial | None = None
+    family_incumbents: dict[str, Trial] = field(default_factory=dict)
+
+    def kept(self, trial: Trial) -> bool:
+        return trial is self.incumbent or any(trial is t for t in self.family_incumbents.values())
 
 
 def make_folds(
@@ -198,9 +207,10 @@ class _Search:
         self.families = families.families_for(self.rows)
         self.skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
         self.imbalanced = self.n_classes > 0 and np.bincount(y).min() / self.rows < IMBALANCED
+        self.space = families.Space(self.rows, bool(categorical), self.skewed)
         covered = np.sort(np.concatenate([v for _, v in self.folds]))
         self.result = SearchResult([], covered, validation)
-        self.improved_at = 0  # the trial count when the best score last improved
+        self.improved_at = 0  # the trial count when the incumbent last changed
         self.last_seconds: dict[str, float] = {}  # family -> its latest trial's duration
         self.interrupted: Exception | None = None  # raised by a caller's callback mid-trial
 
@@ -226,13 +236,28 @@ class _Search:
         return self.result
 
     def _first_trials(self) -> list[dict[str, Any]]:
-        """Each family's default configuration (and LightGBM's on a log scale when skewed)."""
-        firsts = [(family, False) for family in self.families]
-        if self.skewed:
-            firsts.append(("lightgbm", True))
+        """Each family's default configuration, and LightGBM's with what the data opens up:
+        category codes as ordered numbers, a Poisson objective and a log scale for a skewed
+        target."""
+        lightgbm: dict[str, Any] = {}
+        if self.space.categorical:
+            lightgbm["categorical"] = families.CATEGORY_SPLITS[0]
+        if self.space.count_like:
+            lightgbm["objective"] = families.OBJECTIVES[0]
+        firsts = [(family, False, lightgbm if family == "lightgbm" else {})
+                  for family in self.families]  # fmt: skip
+        if self.space.categorical:
+            firsts.append(("lightgbm", False, {**lightgbm, "categorical": "ordinal"}))
+        if self.space.count_like:
+            firsts.append(("lightgbm", False, {**lightgbm, "objective": "poisson"}))
+            firsts.append(("lightgbm", True, {k: v for k, v in lightgbm.items()
+                                              if k != "objective"}))  # fmt: skip
         out = []
-        for family, log_target in firsts:
-            params = families.default_params(family, self.task, self.rows, self.X.shape[1])
+        for family, log_target, extra in firsts:
+            params = {
+                **families.default_params(family, self.task, self.rows, self.X.shape[1]),
+                **extra,
+            }
             first: dict[str, Any] = {
                 "family": family,
                 **{f"{family}.{k}": v for k, v in params.items()},
@@ -249,10 +274,13 @@ class _Search:
             self.on_progress(self.result.ranked[0] if self.result.ranked else None)
 
     def _reserve(self) -> float:
-        """Seconds to keep for the final fits: a Bag's refit on all rows is one fit per fold."""
+        """Seconds to keep for the final fits of the incumbents (what the final model is made
+        of): a Bag's refit on all rows is one fit per fold."""
+        result = self.result
+        kept = [t for t in result.ranked if result.kept(t)]
         return sum(
             BAG_REFIT_FACTOR * t.bag_seconds if t.models else REFIT_FACTOR * t.fit_seconds
-            for t in self.result.ranked[:3]
+            for t in kept
         )
 
     def _time_left(self) -> float:
@@ -273,10 +301,12 @@ class _Search:
 
     def _trial(self, ot: optuna.Trial) -> float:
         family = ot.suggest_categorical("family", self.families)
-        params = families.suggest_params(ot, family, self.task, self.rows)
         log_target = (
             bool(ot.suggest_categorical("log_target", [False, True])) if self.skewed else False
         )
+        # a Poisson objective on log1p(y) would model the log of a log: one or the other
+        space = dataclasses.replace(self.space, count_like=False) if log_target else self.space
+        params = families.suggest_params(ot, family, self.task, space)
         weights = ot.suggest_categorical("class_weight", ["none", "balanced"]) if (
             self.imbalanced
         ) else "none"  # fmt: skip
@@ -304,9 +334,23 @@ class _Search:
         self.last_seconds[trial.family] = trial.seconds
         if math.isnan(trial.score):
             return
-        if not result.ranked or trial.score > result.ranked[0].score + MIN_GAIN:
+        if self._replaces(trial, result.family_incumbents.get(trial.family)):
+            result.family_incumbents[trial.family] = trial
+        if self._replaces(trial, result.incumbent):
+            result.incumbent = trial
             self.improved_at = len(result.trials)
         _rank(result, trial)
+
+    def _replaces(self, trial: Trial, incumbent: Trial | None) -> bool:
+        if incumbent is None:
+            return True
+        if trial.score <= incumbent.score:
+            return False
+        assert incumbent.output is not None and trial.output is not None
+        return clearly_better(
+            self.y[self.result.covered], trial.output, incumbent.output,
+            lambda truth, out: output_score(self.task, truth, out, self.n_classes),
+        )  # fmt: skip
 
     def _stop(self, study: optuna.Study, _: Any) -> None:
         """After each trial: stop when asked to, when the budget is spent, when more trials
@@ -324,12 +368,14 @@ class _Search:
 
 
 def _rank(result: SearchResult, trial: Trial) -> None:
-    """Keep the finished trials ranked best first; only the best keep their outputs."""
+    """Keep the finished trials ranked best first; only the incumbents keep their outputs and
+    fold models (the rest are never chosen)."""
     result.ranked.append(trial)
     result.ranked.sort(key=lambda t: t.score, reverse=True)
-    for dropped in result.ranked[KEPT_OUTPUTS:]:
-        dropped.output = None
-        dropped.models = None
+    for each in result.ranked:
+        if not result.kept(each):
+            each.output = None
+            each.models = None
 
 
 def _skew(y: np.ndarray) -> float:

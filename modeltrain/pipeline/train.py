@@ -193,16 +193,18 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     pipeline = Pipeline(
         [("features", featurizer), ("model", as_ensemble(fitted, task, data.classes))]
     )
+    refit_seconds = sum(member.fit_seconds for member in fitted) / (1 - HOLDOUT_SHARE)
+    bagged = any(isinstance(member.model, Bag) for member in fitted)
+    # A Bag is a model of every training row already, so its refit on all rows (one fit per
+    # fold) must fit in the budget; one model's refit may overrun it a little. Decided before
+    # evaluating, which the search's reserve does not count: the same model then gets the same
+    # refit whether the search ran 10 s or 30 s.
+    grace = 0.0 if bagged else max(REFIT_GRACE, REFIT_GRACE_SHARE * options.time_budget)
+    refit_all = time.monotonic() + refit_seconds <= ticker.deadline + grace
     progress(Stage.EVALUATING)
     held_out = _evaluate(pipeline, X_test, y_test, task)
     holdout = _holdout(pipeline, X_test, y_test, task)
     importance = _importance(pipeline, X_test, y_test, task)
-    refit_seconds = sum(member.fit_seconds for member in fitted) / (1 - HOLDOUT_SHARE)
-    bagged = any(isinstance(member.model, Bag) for member in fitted)
-    # A Bag is a model of every training row already, so its refit on all rows (one fit per
-    # fold) must fit in the budget; one model's refit may overrun it a little.
-    grace = 0.0 if bagged else max(REFIT_GRACE, REFIT_GRACE_SHARE * options.time_budget)
-    refit_all = time.monotonic() + refit_seconds <= ticker.deadline + grace
     if refit_all:  # the holdout rows join the training rows for the registered model
         fitted = fit_members(picked, featurizer.transform(data.X), data.encode(data.y), task,
                              cats, options.threads, searched=False)  # fmt: skip

@@ -29,15 +29,21 @@ def _data(rows: int, classes: int | None, seed: int):
     return X, np.digitize(signal, np.quantile(signal, np.linspace(0, 1, classes + 1)[1:-1]))
 
 
-def _model(classes: int | None, families_: tuple[str, ...] = ("lightgbm", "linear")):
+def _model(
+    classes: int | None,
+    families_: tuple[str, ...] = ("lightgbm", "linear"),
+    lightgbm: dict | None = None,
+):
     task = Task.REGRESSION if classes is None else Task.CLASSIFICATION
     X, y = _data(400, classes, seed=1)
+    if lightgbm and lightgbm.get("objective") == "poisson":
+        y = np.exp(y / 2)  # a non-negative target
     ctx = families.FitContext(task, [3], threads=1, deadline=math.inf)
     members = []
     for family in families_:
         params = families.default_params(family, task, len(y))
         if family == "lightgbm":
-            params["n_estimators"] = 60
+            params.update(n_estimators=60, **(lightgbm or {}))
         members.append(families.fit(family, params, ctx, X, y)[0])
     ensemble = Ensemble(
         members=members,
@@ -57,9 +63,15 @@ def _rows():
     return X
 
 
-@pytest.mark.parametrize("classes", [None, 2, 4])
-def test_compiled_members_predict_what_the_boosters_predict_bit_for_bit(tmp_path, classes):
-    model, X = _model(classes), _rows()
+@pytest.mark.parametrize(
+    ("classes", "lightgbm"),
+    [(None, None), (2, None), (4, None),
+     (None, {"objective": "poisson"}), (2, {"categorical": "ordinal"})],
+)  # fmt: skip
+def test_compiled_members_predict_what_the_boosters_predict_bit_for_bit(
+    tmp_path, classes, lightgbm
+):
+    model, X = _model(classes, lightgbm=lightgbm), _rows()
     compiled = CompiledMembers(tmp_path, enabled=True)
     assert compiled.view(model) is None  # compiling has started; LightGBM meanwhile
     compiled.wait(180)

@@ -38,15 +38,15 @@ def _target(df: pd.DataFrame, kind: str) -> np.ndarray:
         return (signal > 0.5).astype(int)
     if kind == "multiclass":
         return np.digitize(signal, [0.0, 1.0])
-    if kind == "skewed":
-        return np.exp(signal)  # fitted on log1p(y) below
+    if kind in ("skewed", "count"):
+        return np.exp(signal)  # skewed: fitted on log1p(y) below; count: a Poisson objective
     return signal
 
 
 def _pipeline(kind: str, family_names: tuple[str, ...]) -> tuple[Pipeline, pd.DataFrame]:
     df = _frame()
     y = _target(df, kind)
-    task = Task.REGRESSION if kind in ("regression", "skewed") else Task.CLASSIFICATION
+    task = Task.REGRESSION if kind in ("regression", "skewed", "count") else Task.CLASSIFICATION
     featurizer = Featurizer(["x", "noise"], ["colour"], {"when": "%Y-%m-%d"}, ["note"]).fit(df)
     M = featurizer.transform(df)
     ctx = families.FitContext(task, featurizer.categorical_indices_, 1, math.inf)
@@ -56,6 +56,8 @@ def _pipeline(kind: str, family_names: tuple[str, ...]) -> tuple[Pipeline, pd.Da
         params = families.default_params(family, task, len(y), M.shape[1])
         if family == "lightgbm":
             params["n_estimators"] = 40
+            if kind == "count":
+                params["objective"] = "poisson"
         if family in ("random_forest", "extra_trees"):
             params["n_estimators"] = 20
         model, _ = families.fit(family, params, ctx, M, np.log1p(y) if log_target else y)
@@ -96,6 +98,14 @@ FAMILIES = ("lightgbm", "linear", "random_forest", "extra_trees")
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_family_adds_up_to_its_prediction(kind, family):
     pipeline, df = _pipeline(kind, (family,))
+    _check_additive(pipeline, df)
+
+
+def test_a_poisson_lightgbm_adds_up_to_its_prediction():
+    """It predicts exp(margin): its margin contributions are carried through exp."""
+    pipeline, df = _pipeline("count", ("lightgbm", "linear"))
+    booster = pipeline.named_steps["model"].members[0]
+    assert booster.get_params()["objective"] == "poisson"
     _check_additive(pipeline, df)
 
 

@@ -1,0 +1,163 @@
+"""Choosing the final model against the noise of the validation rows: the rank-based ROC AUC,
+the paired bootstrap test, the incumbents a search keeps, the ensemble grown from them; and the
+search space the data opens up (category codes as numbers, a Poisson objective)."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+from sklearn import metrics
+
+from modeltrain.constants import Task
+from modeltrain.pipeline import families
+from modeltrain.pipeline.final import choose
+from modeltrain.pipeline.metrics import output_score
+from modeltrain.pipeline.search import SearchResult, Trial, _Search
+from modeltrain.pipeline.selection import clearly_better
+from modeltrain_model.featurizer import Featurizer
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+def test_the_rank_based_roc_auc_is_scikit_learns(n_classes):
+    rng = np.random.default_rng(n_classes)
+    y = rng.integers(0, n_classes, 700)
+    proba = np.round(rng.dirichlet(np.ones(n_classes), 700), 2)  # many ties
+    proba[y == 1, 1] += 0.1  # some signal
+    ours = output_score(Task.CLASSIFICATION, y, proba, n_classes)
+    if n_classes == 2:
+        theirs = metrics.roc_auc_score(y, proba[:, 1])
+    else:
+        normalised = proba / proba.sum(axis=1, keepdims=True)
+        theirs = metrics.roc_auc_score(y, normalised, multi_class="ovr", average="weighted")
+    assert ours == pytest.approx(theirs, abs=1e-12)
+    missing = np.where(y == 0, 1, y)  # a class absent from the rows: balanced accuracy
+    expected = metrics.balanced_accuracy_score(missing, proba.argmax(axis=1))
+    assert output_score(Task.CLASSIFICATION, missing, proba, n_classes) == expected
+
+
+def _r2(truth, out):
+    return float(metrics.r2_score(truth, out))
+
+
+def test_a_gain_on_most_rows_is_clear_and_a_gain_on_a_few_lucky_rows_is_not():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=400)
+    incumbent = y + rng.normal(0, 1.0, 400)
+    better = y + rng.normal(0, 0.7, 400)  # closer on most rows
+    assert clearly_better(y, better, incumbent, _r2)
+    # as good a model, its errors drawn anew on 40 rows until it scores a little higher
+    for seed in range(1, 100):
+        lucky = incumbent.copy()
+        lucky[:40] = y[:40] + np.random.default_rng(seed).normal(0, 1.0, 40)
+        if 0 < _r2(y, lucky) - _r2(y, incumbent) < 0.01:
+            break
+    assert 0 < _r2(y, lucky) - _r2(y, incumbent) < 0.01
+    assert not clearly_better(y, lucky, incumbent, _r2)
+    assert not clearly_better(y, incumbent, better, _r2)
+
+
+def _trial(number: int, family: str, y: np.ndarray, output: np.ndarray) -> Trial:
+    trial = Trial(number, family, {}, log_target=False, output=output)
+    trial.score = _r2(y, output)
+    return trial
+
+
+def test_the_incumbent_changes_only_for_a_clearly_better_trial_and_others_lose_outputs():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 2))
+    y = X[:, 0] + rng.normal(0, 1, 300)
+    run = _Search(X, y, Task.REGRESSION, [], time.monotonic() + 60, 1, None, None)
+    truth = y[run.result.covered]
+    first = _trial(0, "lightgbm", truth, truth + rng.normal(0, 1.0, 300))
+    run._record(first)
+    for seed in range(1, 100):  # as good, its errors drawn anew on 30 rows: better by luck
+        lucky_output = first.output.copy()
+        lucky_output[:30] = truth[:30] + np.random.default_rng(seed).normal(0, 1.0, 30)
+        lucky = _trial(1, "lightgbm", truth, lucky_output)
+        if 0 < lucky.score - first.score < 0.005:
+            break
+    run._record(lucky)
+    assert lucky.score > first.score and run.result.incumbent is first
+    assert lucky.output is None  # never chosen: its outputs are not kept
+    forest = _trial(2, "extra_trees", truth, truth + rng.normal(0, 1.2, 300))
+    run._record(forest)
+    assert run.result.incumbent is first and run.result.family_incumbents == {
+        "lightgbm": first, "extra_trees": forest
+    }  # fmt: skip
+    clear = _trial(3, "lightgbm", truth, truth + rng.normal(0, 0.6, 300))
+    run._record(clear)
+    assert run.result.incumbent is clear and run.result.family_incumbents["lightgbm"] is clear
+    assert run.improved_at == 4 and first.output is None and forest.output is not None
+
+
+def test_the_ensemble_is_grown_from_the_incumbents_and_kept_only_when_clearly_better():
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=500)
+    over = y + 0.8 + rng.normal(0, 0.3, 500)
+    under = y - 0.8 + rng.normal(0, 0.3, 500)
+    a, b = _trial(0, "lightgbm", y, over), _trial(1, "linear", y, under)
+    found = SearchResult([a, b], np.arange(500), "5-fold cross-validation", ranked=[a, b])
+    found.incumbent, found.family_incumbents = a, {"lightgbm": a, "linear": b}
+    picked, score = choose(found, y, Task.REGRESSION, 0)
+    assert [t for t, _ in picked] == [a, b] and score > a.score  # their errors cancel
+    near = _trial(2, "linear", y, over + rng.normal(0, 0.01, 500))  # a near-copy of a
+    found.family_incumbents["linear"] = near
+    picked, score = choose(found, y, Task.REGRESSION, 0)
+    assert picked == [(a, 1)] and score == a.score
+
+
+def test_category_codes_follow_the_values_order_numbers_by_value():
+    import pandas as pd
+
+    df = pd.DataFrame({"size": ["10", "9", "b", "a", "100", "9", None]})
+    codes = Featurizer([], ["size"], {}, []).fit(df).codes_["size"]
+    assert list(codes) == ["9", "10", "100", "a", "b"]
+    assert list(codes.values()) == [0, 1, 2, 3, 4]
+
+
+def test_lightgbm_may_split_category_codes_as_numbers_and_fit_a_poisson_objective():
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.normal(size=300), rng.integers(0, 6, 300)]).astype(float)
+    y = rng.poisson(np.exp(0.5 * X[:, 0] + 1.5 * (X[:, 1] % 2)))  # odd categories higher
+    ctx = families.FitContext(Task.REGRESSION, [1], threads=1, deadline=math.inf)
+    params = {**families.default_params("lightgbm", Task.REGRESSION, 300), "n_estimators": 30}
+    native, _ = families.fit("lightgbm", params, ctx, X, y)
+    ordinal, _ = families.fit("lightgbm", {**params, "categorical": "ordinal"}, ctx, X, y)
+    poisson, _ = families.fit("lightgbm", {**params, "objective": "poisson"}, ctx, X, y)
+    assert _split_kinds(native) >= {"=="} and _split_kinds(ordinal) == {"<="}
+    assert (poisson.predict(X) > 0).all() and poisson.booster_.params["objective"] == "poisson"
+
+
+def _split_kinds(model) -> set[str]:
+    """The decision types of a LightGBM model's splits: "==" for a category split."""
+    kinds: set[str] = set()
+
+    def walk(node: dict) -> None:
+        if "decision_type" in node:
+            kinds.add(node["decision_type"])
+            walk(node["left_child"])
+            walk(node["right_child"])
+
+    for tree in model.booster_.dump_model()["tree_info"]:
+        walk(tree["tree_structure"])
+    return kinds
+
+
+def test_the_first_trials_try_what_the_data_opens_up():
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.normal(size=200), rng.integers(0, 5, 200)]).astype(float)
+    y = np.exp(rng.normal(size=200) * 1.5)  # non-negative and skewed
+    run = _Search(X, y, Task.REGRESSION, [1], time.monotonic() + 60, 1, None, None)
+    lightgbm = [f for f in run._first_trials() if f["family"] == "lightgbm"]
+    assert {
+        (f.get("lightgbm.categorical"), f.get("lightgbm.objective"), f["log_target"])
+        for f in lightgbm
+    } == {  # fmt: skip
+        ("native", "regression", False),
+        ("ordinal", "regression", False),
+        ("native", "poisson", False),
+        ("native", None, True),  # a Poisson objective on log1p(y) is not searched
+    }
+    plain = _Search(X[:, :1], y - y.mean(), Task.REGRESSION, [], math.inf, 1, None, None)
+    assert [f["family"] for f in plain._first_trials()] == list(families.families_for(200))
