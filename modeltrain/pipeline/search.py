@@ -5,7 +5,9 @@ validation split on large data.
 The first trials are each family's default configuration (cheap ones first), so that even a
 budget of a few seconds compares the families; the sampler explores from there. The search
 stops when the budget, less the time the final refit will need, is spent, or when the job is
-asked to finish; LightGBM trials stop boosting at the deadline too."""
+asked to finish; LightGBM trials stop boosting at the deadline too. What it returns besides
+every trial is the incumbents: the trial chosen so far and each family's, which a later trial
+replaces only when clearly better (pipeline/selection.py says why)."""
 
 from __future__ import annotations
 
@@ -304,7 +306,7 @@ class _Search:
         log_target = (
             bool(ot.suggest_categorical("log_target", [False, True])) if self.skewed else False
         )
-        # a Poisson objective on log1p(y) would model the log of a log: one or the other
+        # a Poisson objective (a log link) on log1p(y) would take the log twice: one or the other
         space = dataclasses.replace(self.space, count_like=False) if log_target else self.space
         params = families.suggest_params(ot, family, self.task, space)
         weights = ot.suggest_categorical("class_weight", ["none", "balanced"]) if (
