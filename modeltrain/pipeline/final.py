@@ -34,22 +34,20 @@ def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tu
     LightGBM configurations 0.33 R², the incumbents' LightGBM and ridge 0.36); an incumbent
     changes only for a clearly better trial, so a longer search keeps the ensemble a shorter
     one made unless it finds better."""
-    incumbent = found.incumbent or found.ranked[0]
-    pool = [incumbent, *(t for t in found.family_incumbents.values() if t is not incumbent)]
-    pool = [t for t in pool if t.output is not None]
+    pool = found.incumbents()  # the incumbent first; every one keeps its outputs
+    incumbent = pool[0]
     outputs = [t.output for t in pool if t.output is not None]
     truth = y[found.covered]
 
     def score(truth: np.ndarray, out: np.ndarray) -> float:
         return output_score(task, truth, out, n_classes)
 
-    first = pool.index(incumbent)
-    counts, ensemble_score = select_weights(outputs, truth, score, first=first)
+    counts, ensemble_score = select_weights(outputs, truth, score, first=0)
     picked = [(t, c) for t, c in zip(pool, counts, strict=True) if c > 0]
     if len(picked) > 1 and ensemble_score > incumbent.score + MIN_ENSEMBLE_GAIN:
         average = np.tensordot(np.asarray(counts, dtype=float), np.stack(outputs), axes=1)
         average /= sum(counts)
-        if clearly_better(truth, average, outputs[first], score):
+        if clearly_better(truth, average, outputs[0], score):
             return picked, ensemble_score
     return [(incumbent, 1)], incumbent.score
 

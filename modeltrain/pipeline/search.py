@@ -105,8 +105,14 @@ class SearchResult:
     incumbent: Trial | None = None
     family_incumbents: dict[str, Trial] = field(default_factory=dict)
 
+    def incumbents(self) -> list[Trial]:
+        """The incumbent first, then the families' other incumbents: what the final model is
+        chosen from (pipeline/final.py), the only trials whose outputs are kept."""
+        first = [self.incumbent] if self.incumbent is not None else []
+        return first + [t for t in self.family_incumbents.values() if t is not self.incumbent]
+
     def kept(self, trial: Trial) -> bool:
-        return trial is self.incumbent or any(trial is t for t in self.family_incumbents.values())
+        return any(trial is t for t in self.incumbents())
 
 
 def make_folds(
@@ -278,11 +284,9 @@ class _Search:
     def _reserve(self) -> float:
         """Seconds to keep for the final fits of the incumbents (what the final model is made
         of): a Bag's refit on all rows is one fit per fold."""
-        result = self.result
-        kept = [t for t in result.ranked if result.kept(t)]
         return sum(
             BAG_REFIT_FACTOR * t.bag_seconds if t.models else REFIT_FACTOR * t.fit_seconds
-            for t in kept
+            for t in self.result.incumbents()
         )
 
     def _time_left(self) -> float:
