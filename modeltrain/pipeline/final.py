@@ -42,13 +42,11 @@ def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tu
     def score(truth: np.ndarray, out: np.ndarray) -> float:
         return output_score(task, truth, out, n_classes)
 
-    counts, ensemble_score = select_weights(outputs, truth, score, first=0)
-    picked = [(t, c) for t, c in zip(pool, counts, strict=True) if c > 0]
-    if len(picked) > 1 and ensemble_score > incumbent.score + MIN_ENSEMBLE_GAIN:
-        average = np.tensordot(np.asarray(counts, dtype=float), np.stack(outputs), axes=1)
-        average /= sum(counts)
-        if clearly_better(truth, average, outputs[0], score):
-            return picked, ensemble_score
+    selection = select_weights(outputs, truth, score, first=0)
+    picked = [(t, c) for t, c in zip(pool, selection.counts, strict=True) if c > 0]
+    gains = len(picked) > 1 and selection.score > incumbent.score + MIN_ENSEMBLE_GAIN
+    if gains and clearly_better(truth, selection.output, outputs[0], score):
+        return picked, selection.score
     return [(incumbent, 1)], incumbent.score
 
 

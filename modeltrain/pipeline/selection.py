@@ -11,6 +11,7 @@ better on most resamples of those rows, not merely better on them."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,17 +49,23 @@ def clearly_better(
     return mean > 0 and mean >= NOISE_Z * spread
 
 
+@dataclass
+class Selection:
+    counts: list[int]  # how often each candidate was picked
+    score: float  # the ensemble's validation score
+    output: np.ndarray  # its validation outputs: the candidates' outputs averaged by counts
+
+
 def select_weights(
     outputs: list[np.ndarray],
     y: np.ndarray,
     score: Score,
     rounds: int = ENSEMBLE_ROUNDS,
     first: int | None = None,
-) -> tuple[list[int], float]:
+) -> Selection:
     """Greedy ensemble selection with replacement (Caruana et al., 2004) on out-of-fold outputs:
     start from candidate ``first`` (default: the best single one), then keep adding the
-    candidate that improves the average most. Returns how often each candidate was picked and
-    the ensemble's score; `score(y, output)` is higher-is-better."""
+    candidate that improves the average most; `score(y, output)` is higher-is-better."""
     counts = [0] * len(outputs)
     if first is None:
         first = int(np.argmax([score(y, out) for out in outputs]))
@@ -77,4 +84,4 @@ def select_weights(
         counts[picked] += 1
         total += outputs[picked]
         best = picked_score
-    return counts, best
+    return Selection(counts, best, total / sum(counts))

@@ -24,10 +24,12 @@ def test_greedy_selection_mixes_candidates_only_when_the_mix_scores_better():
     y = np.array([0.0, 1.0, 2.0, 3.0])
     over, under = y + 1.0, y - 1.0  # each off by one, their average is exact
     neg_mse = lambda truth, out: -float(((truth - out) ** 2).mean())  # noqa: E731
-    counts, score = select_weights([over, under], y, neg_mse)
-    assert counts == [1, 1] and score == pytest.approx(0.0)
-    counts, score = select_weights([y, over], y, neg_mse)
-    assert counts == [1, 0] and score == pytest.approx(0.0)
+    mixed = select_weights([over, under], y, neg_mse)
+    assert mixed.counts == [1, 1] and mixed.score == pytest.approx(0.0)
+    assert mixed.output == pytest.approx(y)  # the average the score was of
+    alone = select_weights([y, over], y, neg_mse)
+    assert alone.counts == [1, 0] and alone.score == pytest.approx(0.0)
+    assert alone.output == pytest.approx(y)
 
 
 def test_the_search_tries_every_family_first_then_explores_within_the_budget():
