@@ -7,7 +7,8 @@ beyond its budget.
 Part 1, in-process: our pipeline (`modeltrain.pipeline.train`, with the search budget the
 service gives a job of that budget), FLAML's `AutoML` and AutoGluon-Tabular (medium and best
 quality presets) get the same training rows of a fixed 80/20 split (seed 0, stratified for
-classes) with two threads; all are scored on the same held-out 20 %: ROC AUC for classes
+classes; on data sets under 1,000 rows, three splits, seeds 0 to 2, and the mean of the three
+scores) with two threads; all are scored on the same held-out 20 %: ROC AUC for classes
 (one-vs-rest weighted for several), R² for regression. Ours runs at every budget, the others at
 the largest. Part 2 starts the real service (Redis, MLflow, one worker, the API): the time a job
 on a 1,000-row and on a 25 MB CSV spends beyond its budget, the worker's first job against the
@@ -118,11 +119,25 @@ DATASETS = {
 }
 
 
-def split(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+# Under this many rows a held-out 20 % is under 200 rows, on which the same model's score moves
+# by more than the 0.01 the goals are judged by (diabetes: 89 rows; models of one search span
+# 0.35 to 0.45 R² on them). Every system is then scored on these splits and judged by its mean.
+SMALL_ROWS = 1_000
+SMALL_SPLIT_SEEDS = (0, 1, 2)
+
+
+def split_seeds(rows: int) -> tuple[int, ...]:
+    return SMALL_SPLIT_SEEDS if rows < SMALL_ROWS else (0,)
+
+
+def load(ds: Dataset) -> pd.DataFrame:
     df = ds.load()
-    df = df[df[ds.target].notna()].reset_index(drop=True)
+    return df[df[ds.target].notna()].reset_index(drop=True)
+
+
+def split(ds: Dataset, df: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     stratify = df[ds.target] if ds.task == "classification" else None
-    return train_test_split(df, test_size=0.2, random_state=0, stratify=stratify)
+    return train_test_split(df, test_size=0.2, random_state=seed, stratify=stratify)
 
 
 def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: np.ndarray | None,
@@ -329,12 +344,15 @@ def main() -> None:
     rows = []
     for name in args.datasets:
         ds = DATASETS[name]
-        train, test = split(ds)
-        row = {"dataset": name, "rows": len(train) + len(test), "task": ds.task}
+        df = load(ds)
+        row = {"dataset": name, "rows": len(df), "task": ds.task}
         runs = [("ours", b) for b in args.budgets] + [(who, top) for who in anchors]
-        for who, budget in runs:
-            row[f"{who}@{budget:g}"] = got = run_one(who, ds, train, test, budget)
-            print(name, who, budget, got, flush=True)
+        for seed in split_seeds(len(df)):
+            train, test = split(ds, df, seed)
+            for who, budget in runs:
+                got = run_one(who, ds, train, test, budget)
+                row.setdefault(f"{who}@{budget:g}", []).append(got)
+                print(name, seed, who, budget, got, flush=True)
         rows.append(row)
         RESULTS.write_text(report(rows, args.budgets, anchors, None))  # kept should a run fail
     if not args.skip_service:
@@ -352,7 +370,9 @@ def report(rows: list[dict], budgets: list[float], anchors: list[str], costs: di
         "# Model quality: ours against FLAML and AutoGluon",
         "",
         f"Run {when} on {platform.machine()}, {os.cpu_count()} cores; {THREADS} threads each. "
-        "Same fixed 80/20 split (seed 0, stratified for classes); scores on the held-out 20 %: "
+        "Same fixed 80/20 split (seed 0, stratified for classes; data sets under "
+        f"{SMALL_ROWS:,} rows: the mean over the splits of seeds "
+        f"{', '.join(map(str, SMALL_SPLIT_SEEDS))}, each below); scores on the held-out 20 %: "
         "ROC AUC for classes (one-vs-rest weighted for several), R² for regression. Ours is "
         "`modeltrain.pipeline.train` with the search budget the service gives a job of that "
         "budget (pipeline/budget.py); FLAML 2.7 `AutoML`; AutoGluon-Tabular 1.6.3 (LightGBM, "
@@ -368,18 +388,23 @@ def report(rows: list[dict], budgets: list[float], anchors: list[str], costs: di
         "| --- | --- | --- |" + " --- |" * (len(names) + 2),
     ]
 
-    def cell(got: dict) -> str:
-        return f"{got['score']:.4f} ({got['model']}, {got['seconds']:.1f}s)"
+    def mean(row: dict, key: str) -> float:
+        return float(np.mean([got["score"] for got in row[key]]))
 
+    def cell(runs: list[dict]) -> str:
+        models = ", ".join(dict.fromkeys(got["model"] for got in runs))
+        seconds = float(np.mean([got["seconds"] for got in runs]))
+        return f"{np.mean([got['score'] for got in runs]):.4f} ({models}, {seconds:.1f}s)"
+
+    keys = [f"ours@{b:g}" for b in budgets] + [f"{a}@{hi:g}" for a in anchors]
     ahead, more_time, vs_flaml = [], [], []
     for row in rows:
-        ours_hi, ours_lo = row[f"ours@{hi:g}"]["score"], row[f"ours@{lo:g}"]["score"]
-        best = max(row[f"{a}@{hi:g}"]["score"] for a in anchors)
+        ours_hi, ours_lo = mean(row, f"ours@{hi:g}"), mean(row, f"ours@{lo:g}")
+        best = max(mean(row, f"{a}@{hi:g}") for a in anchors)
         ahead.append(ours_hi - best)
         more_time.append(ours_hi - ours_lo)
-        vs_flaml.append(ours_lo - row[f"flaml@{hi:g}"]["score"])
-        cells = [cell(row[f"ours@{b:g}"]) for b in budgets]
-        cells += [cell(row[f"{a}@{hi:g}"]) for a in anchors]
+        vs_flaml.append(ours_lo - mean(row, f"flaml@{hi:g}"))
+        cells = [cell(row[key]) for key in keys]
         lines.append(f"| {row['dataset']} | {row['rows']} | {row['task']} | " + " | ".join(cells)
                      + f" | {ahead[-1]:+.4f} | {more_time[-1]:+.4f} |")  # fmt: skip
 
@@ -396,6 +421,21 @@ def report(rows: list[dict], budgets: list[float], anchors: list[str], costs: di
         f"- Ours at {lo:g} s within 0.01 of FLAML at {hi:g} s everywhere: "
         f"{verdict(min(vs_flaml) >= -0.01)} (worst {min(vs_flaml):+.4f}).",
     ]
+    several = [row for row in rows if len(row[keys[0]]) > 1]
+    if several:
+        lines += [
+            "",
+            f"Data sets under {SMALL_ROWS:,} rows, each split (seeds "
+            f"{', '.join(map(str, SMALL_SPLIT_SEEDS))}); the table above holds their means:",
+            "",
+            "| dataset | split seed | " + " | ".join(names) + " |",
+            "| --- | --- |" + " --- |" * len(names),
+        ]
+        for row in several:
+            for i, seed in enumerate(SMALL_SPLIT_SEEDS):
+                scores = " | ".join(f"{row[key][i]['score']:.4f} ({row[key][i]['model']})"
+                                    for key in keys)  # fmt: skip
+                lines.append(f"| {row['dataset']} | {seed} | {scores} |")
     if costs:
         small = costs["small"]
         beyond = [s["running"] - costs["budget"] for s in small]
