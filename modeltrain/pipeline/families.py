@@ -39,6 +39,10 @@ FOREST_LEAF_ROWS = 2_000  # a forest's smallest leaf holds at least rows / this 
 # numbers (featurizer: the values' order), which overfit less on many rare categories.
 CATEGORY_SPLITS = ("native", "ordinal")
 OBJECTIVES = ("regression", "poisson")  # LightGBM's, for a non-negative skewed target
+# Up to this many training rows LightGBM may also draw each split's threshold at random
+# (`extra_trees`): on small noisy data the randomised trees overfit less (AutoGluon's
+# LightGBMXT), and above it the best thresholds win.
+RANDOM_SPLITS_MAX_ROWS = 5_000
 
 
 def families_for(rows: int) -> tuple[str, ...]:
@@ -115,6 +119,8 @@ def suggest_params(trial: optuna.Trial, family: str, task: Task, space: Space) -
             "subsample": trial.suggest_float(p + "subsample", 0.5, 1.0),
             "reg_lambda": trial.suggest_float(p + "reg_lambda", 1e-3, 10.0, log=True),
         }
+        if rows <= RANDOM_SPLITS_MAX_ROWS:
+            params["extra_trees"] = trial.suggest_categorical(p + "extra_trees", [False, True])
         if space.categorical:
             params["categorical"] = trial.suggest_categorical(p + "categorical", CATEGORY_SPLITS)
         if space.count_like:

@@ -245,9 +245,11 @@ class _Search:
 
     def _first_trials(self) -> list[dict[str, Any]]:
         """Each family's default configuration, and LightGBM's with what the data opens up:
-        category codes as ordered numbers, a Poisson objective and a log scale for a skewed
-        target."""
+        random split thresholds on small data, category codes as ordered numbers, a Poisson
+        objective and a log scale for a skewed target."""
         lightgbm: dict[str, Any] = {}
+        if self.rows <= families.RANDOM_SPLITS_MAX_ROWS:
+            lightgbm["extra_trees"] = False
         if self.space.categorical:
             lightgbm["categorical"] = families.CATEGORY_SPLITS[0]
         if self.space.count_like:
@@ -256,6 +258,8 @@ class _Search:
                   for family in self.families]  # fmt: skip
         if self.space.categorical:
             firsts.append(("lightgbm", False, {**lightgbm, "categorical": "ordinal"}))
+        if self.rows <= families.RANDOM_SPLITS_MAX_ROWS:
+            firsts.append(("lightgbm", False, {**lightgbm, "extra_trees": True}))
         if self.space.count_like:
             firsts.append(("lightgbm", False, {**lightgbm, "objective": "poisson"}))
             firsts.append(("lightgbm", True, {k: v for k, v in lightgbm.items()

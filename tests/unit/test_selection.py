@@ -1,6 +1,7 @@
 """Choosing the final model against the noise of the validation rows: the rank-based ROC AUC,
 the paired bootstrap test, the incumbents a search keeps, the ensemble grown from them; and the
-search space the data opens up (category codes as numbers, a Poisson objective)."""
+search space the data opens up (category codes as numbers, a Poisson objective, random split
+thresholds)."""
 
 import math
 import time
@@ -116,7 +117,7 @@ def test_category_codes_follow_the_values_order_numbers_by_value():
     assert list(codes.values()) == [0, 1, 2, 3, 4]
 
 
-def test_lightgbm_may_split_category_codes_as_numbers_and_fit_a_poisson_objective():
+def test_lightgbm_may_split_codes_as_numbers_fit_a_poisson_objective_or_split_at_random():
     rng = np.random.default_rng(3)
     X = np.column_stack([rng.normal(size=300), rng.integers(0, 6, 300)]).astype(float)
     y = rng.poisson(np.exp(0.5 * X[:, 0] + 1.5 * (X[:, 1] % 2)))  # odd categories higher
@@ -125,8 +126,11 @@ def test_lightgbm_may_split_category_codes_as_numbers_and_fit_a_poisson_objectiv
     native, _ = families.fit("lightgbm", params, ctx, X, y)
     ordinal, _ = families.fit("lightgbm", {**params, "categorical": "ordinal"}, ctx, X, y)
     poisson, _ = families.fit("lightgbm", {**params, "objective": "poisson"}, ctx, X, y)
+    randomised, _ = families.fit("lightgbm", {**params, "extra_trees": True}, ctx, X, y)
     assert _split_kinds(native) >= {"=="} and _split_kinds(ordinal) == {"<="}
     assert (poisson.predict(X) > 0).all() and poisson.booster_.params["objective"] == "poisson"
+    assert randomised.booster_.params["extra_trees"] is True
+    assert not np.allclose(randomised.predict(X), native.predict(X))
 
 
 def _split_kinds(model) -> set[str]:
@@ -151,13 +155,24 @@ def test_the_first_trials_try_what_the_data_opens_up():
     run = _Search(X, y, Task.REGRESSION, [1], time.monotonic() + 60, 1, None, None)
     lightgbm = [f for f in run._first_trials() if f["family"] == "lightgbm"]
     assert {
-        (f.get("lightgbm.categorical"), f.get("lightgbm.objective"), f["log_target"])
+        (
+            f["lightgbm.extra_trees"],
+            f.get("lightgbm.categorical"),
+            f.get("lightgbm.objective"),
+            f["log_target"],
+        )
         for f in lightgbm
     } == {  # fmt: skip
-        ("native", "regression", False),
-        ("ordinal", "regression", False),
-        ("native", "poisson", False),
-        ("native", None, True),  # a Poisson objective on log1p(y) is not searched
+        (False, "native", "regression", False),
+        (True, "native", "regression", False),  # random split thresholds, on small data
+        (False, "ordinal", "regression", False),
+        (False, "native", "poisson", False),
+        (False, "native", None, True),  # a Poisson objective on log1p(y) is not searched
     }
+    large = _Search(np.tile(X, (30, 1)), np.tile(y, 30), Task.REGRESSION, [1], math.inf, 1,
+                    None, None)  # fmt: skip
+    assert not any(f.get("lightgbm.extra_trees") for f in large._first_trials())
     plain = _Search(X[:, :1], y - y.mean(), Task.REGRESSION, [], math.inf, 1, None, None)
-    assert [f["family"] for f in plain._first_trials()] == list(families.families_for(200))
+    families_only = plain._first_trials()[: len(families.families_for(200))]
+    assert [f["family"] for f in families_only] == list(families.families_for(200))
+    assert [f["family"] for f in plain._first_trials()[len(families_only) :]] == ["lightgbm"]
