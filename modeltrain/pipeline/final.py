@@ -15,7 +15,7 @@ from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.search import SearchResult, Trial, make_folds
-from modeltrain.pipeline.selection import clearly_better, select_weights
+from modeltrain.pipeline.selection import select_weights
 from modeltrain_model.ensemble import Bag, Ensemble
 
 MIN_ENSEMBLE_GAIN = 1e-4  # validation score an ensemble must add over the best single model
@@ -25,8 +25,17 @@ Picked = list[tuple[Trial, int]]  # (trial, weight)
 
 def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tuple[Picked, float]:
     """The search's incumbent alone, or a greedy ensemble grown from it over each family's
-    incumbent when that is clearly better on the validation rows (selection.clearly_better).
-    Returns (trial, weight) pairs and the validation score.
+    incumbent when that adds to its validation score. Returns (trial, weight) pairs and the
+    validation score.
+
+    Why no test against the noise here, where a trial needs one to replace an incumbent
+    (selection.clearly_better): that guards against the luckiest of many trials of one family;
+    the ensemble's members are at most one a family, each chosen against the noise already, and
+    their average is the steadier model where the validation rows cannot tell them apart. With
+    the test, on few rows of a rare class it could never pass (pneumon, 58 positives: a 10 s
+    search kept logistic regression, 0.88 ROC AUC on held-out rows where its ensemble with the
+    forest scored 0.91, measured with bench/quality.py); without it every other data set of
+    the benchmark kept its model or gained.
 
     Why the families' incumbents and not the best trials: those are many near-copies of one
     configuration, each a little lucky on the validation rows, and the ensemble of them was
@@ -44,8 +53,7 @@ def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tu
 
     selection = select_weights(outputs, truth, score, first=0)
     picked = [(t, c) for t, c in zip(pool, selection.counts, strict=True) if c > 0]
-    gains = len(picked) > 1 and selection.score > incumbent.score + MIN_ENSEMBLE_GAIN
-    if gains and clearly_better(truth, selection.output, outputs[0], score):
+    if len(picked) > 1 and selection.score > incumbent.score + MIN_ENSEMBLE_GAIN:
         return picked, selection.score
     return [(incumbent, 1)], incumbent.score
 

@@ -5,8 +5,9 @@ more than the noise of the rows it was measured on.
 Why the noise matters: the search scores every trial on the same validation rows, and the more
 trials it runs, the likelier the best score is a lucky one. On a few hundred noisy rows that
 made a 30 s search end with a worse model than a 10 s one (medpar: R² 0.139 against 0.162 on
-held-out rows). So a later trial (or an ensemble) replaces the one chosen so far only when it is
-better on most resamples of those rows, not merely better on them."""
+held-out rows). So a later trial replaces the one chosen so far only when it is better on most
+resamples of those rows, not merely better on them (the ensemble of the incumbents needs no such
+test: final.choose says why)."""
 
 from __future__ import annotations
 

@@ -12,10 +12,10 @@ from sklearn import metrics
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.final import choose
+from modeltrain.pipeline.final import MIN_ENSEMBLE_GAIN, choose
 from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.search import SearchResult, Trial, _Search
-from modeltrain.pipeline.selection import clearly_better
+from modeltrain.pipeline.selection import clearly_better, select_weights
 from modeltrain_model.featurizer import Featurizer
 
 
@@ -92,7 +92,7 @@ def test_the_incumbent_changes_only_for_a_clearly_better_trial_and_others_lose_o
     assert run.improved_at == 4 and first.output is None and forest.output is not None
 
 
-def test_the_ensemble_is_grown_from_the_incumbents_and_kept_only_when_clearly_better():
+def test_the_ensemble_is_grown_from_the_incumbents_and_kept_when_it_adds_to_the_score():
     rng = np.random.default_rng(2)
     y = rng.normal(size=500)
     over = y + 0.8 + rng.normal(0, 0.3, 500)
@@ -102,8 +102,14 @@ def test_the_ensemble_is_grown_from_the_incumbents_and_kept_only_when_clearly_be
     found.incumbent, found.family_incumbents = a, {"lightgbm": a, "linear": b}
     picked, score = choose(found, y, Task.REGRESSION, 0)
     assert [t for t, _ in picked] == [a, b] and score > a.score  # their errors cancel
-    near = _trial(2, "linear", y, over + rng.normal(0, 0.01, 500))  # a near-copy of a
+    # A near-copy of a, a little better: selected, but adding less than MIN_ENSEMBLE_GAIN.
+    near = _trial(2, "linear", y, over - 5e-5)
     found.family_incumbents["linear"] = near
+    outputs = [t.output for t in found.incumbents()]
+    selection = select_weights(
+        outputs, y, lambda t, o: output_score(Task.REGRESSION, t, o, 0), first=0
+    )
+    assert min(selection.counts) > 0 and 0 < selection.score - a.score < MIN_ENSEMBLE_GAIN
     picked, score = choose(found, y, Task.REGRESSION, 0)
     assert picked == [(a, 1)] and score == a.score
 
