@@ -36,20 +36,27 @@ class BenchStack:
             MODELTRAIN_REDIS_URL=self.redis_url,
             MLFLOW_TRACKING_URI=self.mlflow_uri,
             MODELTRAIN_DATA_DIR=str(self.run_dir),
-            MODELTRAIN_LOG_LEVEL="WARNING",
             PYTHONPATH=str(ROOT),
-            **settings,
+            **{"MODELTRAIN_LOG_LEVEL": "WARNING", **settings},
         )
-        logs = self.run_dir / "logs"
         for i in range(workers):
-            proc = worker_process(self.env, self.redis_url, logs / f"worker{i}.log", name=f"b{i}")
-            self._add(proc.start().wait_ready(90))
+            self.start_worker(f"b{i}")
         api_port = free_port()
         self.api_url = f"http://127.0.0.1:{api_port}"
-        self._add(
-            api_process(self.env, "127.0.0.1", api_port, logs / "api.log").start().wait_ready(60)
-        )
+        log = self.run_dir / "logs" / "api.log"
+        self._add(api_process(self.env, "127.0.0.1", api_port, log).start().wait_ready(60))
         return self
+
+    def start_worker(self, name: str) -> ManagedProcess:
+        """One more worker process (a fresh one, with its own warm-up) on this stack."""
+        log = self.run_dir / "logs" / f"worker-{name}.log"
+        proc = worker_process(self.env, self.redis_url, log, name=name)
+        self._add(proc.start().wait_ready(90))
+        return proc
+
+    def stop_process(self, proc: ManagedProcess) -> None:
+        self.processes.remove(proc)
+        proc.stop()
 
     def start_api(self, **settings: str) -> str:
         """One more API process on this stack's Redis and MLflow, with other settings."""

@@ -170,8 +170,10 @@ def _train_and_register(
     """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
     job_id = job.id
     started = time.monotonic()
+    phases = _Phases()
     data = _read_data(ctx, job)
     df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
+    phases.mark("read")
     options = TrainOptions(
         target=job.options.target,
         task=job.options.task,
@@ -180,6 +182,7 @@ def _train_and_register(
         should_stop=lambda: heartbeat.stopped.is_set() or heartbeat.finish.is_set(),
     )
     trained = train(df, options, report)
+    phases.mark("train")
     report(Stage.LOGGING)
     if job.attempts > 1:
         ctx.registry.fail_open_runs(job_id)
@@ -192,12 +195,31 @@ def _train_and_register(
         raw_csv=data,
         on_stage=lambda _: report(Stage.REGISTERING),
     )
+    phases.mark("log")
     expected = trained.pipeline.predict(trained.input_example)
     ctx.registry.verify(registered, trained.input_example, expected)
+    phases.mark("verify")
     metric = trained.primary_metric
     champion = ctx.registry.promote_if_better(registered, metric, trained.metrics[metric])
+    phases.mark("promote")
     try:  # API processes load the version now, before clients hear of it
         ctx.announce(registered.name, registered.version)
     except Exception:  # not fatal: the first prediction loads it
         log.warning("job.announce.failed", exc_info=True)
+    phases.mark("announce")
+    log.info("job.phases", extra=fields(seconds=phases.seconds))
     return registered, build_result(trained, registered, champion)
+
+
+class _Phases:
+    """Seconds each step of a training job took, logged as `job.phases`: where the time of a
+    job beyond its search goes (read, train, log, verify, promote, announce)."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now

@@ -1,7 +1,7 @@
 """A worker process's warm-up: what the first job of a fresh worker paid and the second did
 not (imports of the model families, Optuna and SHAP, their first fits, matplotlib's fonts and
-first PNG, MLflow's model flavour and the experiment's lookup), done once when the process
-starts, on a thread, so that the first job is no slower than the next.
+first PNG, MLflow's model flavour, saving and loading a model, the experiment's lookup), done
+once when the process starts, on a thread, so that the first job is no slower than the next.
 
 A job that arrives during the warm-up waits for it (``WarmUp.wait``) before it is claimed:
 the two never run at once."""
@@ -67,6 +67,8 @@ def warm_up(ctx: WorkerContext) -> None:
             pip_requirements=[],
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
+        # The registration gate's load and predict (Registry.verify): pyfunc's loader, skops.
+        mlflow.pyfunc.load_model(f"{tmp}/model", suppress_warnings=True).predict(X.head(5))
     figures = plots.plots(trained.task, trained.holdout, trained.importance, trained.explanations)
     try:
         for figure in figures.values():
