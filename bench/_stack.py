@@ -26,6 +26,15 @@ class BenchStack:
     api_url: str = ""
 
     def start(self, workers: int = 1, **settings: str) -> BenchStack:
+        """Redis, MLflow, ``workers`` workers and an API; what started is stopped again if a
+        later part fails (a caller's ``finally: stop()`` never sees a half-started stack)."""
+        try:
+            return self._start(workers, **settings)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, workers: int, **settings: str) -> BenchStack:
         self.redis_url = f"redis://127.0.0.1:{free_port()}/0"
         self._add(redis_process(self.redis_url, self.run_dir).start().wait_ready(20))
         port = free_port()

@@ -501,7 +501,7 @@ def report(rows: list[dict], budgets: list[float], anchors: list[str], costs: di
             "A worker's first job no slower than the ones after it (it warms up when it starts: "
             "modeltrain/worker/warmup.py): the first jobs took "
             f"**{cost:+.2f} s ± {error:.2f} s** (standard error) longer than the later ones on "
-            f"average, {cost_out:+.2f} s ± {error_out:.2f} s of it outside training — "
+            f"average (outside training: {cost_out:+.2f} s ± {error_out:.2f} s) — "
             f"**{'met' if cost <= 2 * error else 'not met'}** (the goal: no more than twice its "
             "standard error, i.e. no slower beyond the noise of the measurement). *Training* is "
             "the search and the final fits: the search stops early enough to leave room for "
