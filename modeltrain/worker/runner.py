@@ -169,7 +169,6 @@ def _train_and_register(
 ) -> tuple[RegisteredModel, dict[str, Any]]:
     """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
     job_id = job.id
-    started = time.monotonic()
     phases = _Phases()
     data = _read_data(ctx, job)
     df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
@@ -177,7 +176,7 @@ def _train_and_register(
     options = TrainOptions(
         target=job.options.target,
         task=job.options.task,
-        time_budget=search_budget(job.options.time_budget, len(data), time.monotonic() - started),
+        time_budget=search_budget(job.options.time_budget, len(data), phases.seconds["read"]),
         threads=ctx.settings.train_threads,
         should_stop=lambda: heartbeat.stopped.is_set() or heartbeat.finish.is_set(),
     )
