@@ -55,6 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 task=args.task,
                 model_name=args.model_name,
                 time_budget=args.time_budget,
+                families=args.families,
                 force=args.force,
                 on_progress=lambda sent, total: bar.update(task, completed=sent, total=total),
             )
@@ -190,6 +191,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             task=args.task,
             modelName=args.model_name,
             timeBudget=args.time_budget,
+            families=None if args.families is None else args.families.split(","),
         )
         tracking_id = answer["trackingId"]
         err.print(f"retraining {args.tracking_id}'s data as job [bold]{tracking_id}[/bold]")
@@ -300,6 +302,11 @@ def add_client_commands(sub: argparse._SubParsersAction, settings: Settings) -> 
         parser.add_argument("--task", choices=["auto", "classification", "regression"])
         parser.add_argument("--model-name", help="registry name (default: from the file name)")
         parser.add_argument("--time-budget", type=float, help="seconds of model search")
+        parser.add_argument(
+            "--families",
+            help="model families to search, comma-separated: lightgbm, linear, extra_trees, "
+            "random_forest (default: all that suit the data)",
+        )
         parser.add_argument(
             "--wait", action=argparse.BooleanOptionalAction, default=True,
             help="follow training to the end (default) and print the modelId",

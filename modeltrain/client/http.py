@@ -67,6 +67,7 @@ class ServiceClient:
         task: str | None = None,
         model_name: str | None = None,
         time_budget: float | None = None,
+        families: str | None = None,
         force: bool = False,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         on_progress: Callable[[int, int], None] | None = None,
@@ -80,6 +81,7 @@ class ServiceClient:
             "target": target,
             "task": task,
             "modelName": model_name,
+            "families": families,
             "fileSha256": hashlib.sha256(data).hexdigest(),
             "force": "true" if force else None,
         }

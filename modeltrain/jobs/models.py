@@ -88,6 +88,7 @@ class JobOptions:
     task: Task = Task.AUTO
     model_name: str = "model"
     time_budget: float = 60.0
+    families: tuple[str, ...] | None = None  # the model families to search; None: all
     encoding: str | None = None
     delimiter: str | None = None
     # The data when it is not an upload: the CSV stored with this MLflow run (a retrain).
@@ -102,6 +103,7 @@ class JobOptions:
         """What two jobs on the same bytes must share to be duplicates."""
         return orjson.dumps(
             [self.file_sha256, self.target, self.task.value, self.model_name, self.time_budget]
+            + ([list(self.families)] if self.families is not None else [])
         ).decode()
 
     def to_json(self) -> str:
@@ -122,6 +124,7 @@ class JobOptions:
                 "task": self.task.value,
                 "modelName": self.model_name,
                 "timeBudget": self.time_budget,
+                "families": None if self.families is None else list(self.families),
                 "encoding": self.encoding,
                 "delimiter": self.delimiter,
                 "sourceRunId": self.source_run_id,
@@ -142,6 +145,7 @@ class JobOptions:
             task=Task(data.get("task", Task.AUTO)),
             model_name=pick("modelName", "model_name", "model"),
             time_budget=float(pick("timeBudget", "time_budget", 60.0)),
+            families=None if data.get("families") is None else tuple(data["families"]),
             encoding=data.get("encoding"),
             delimiter=data.get("delimiter"),
             source_run_id=data.get("sourceRunId"),

@@ -4,7 +4,7 @@ the settings; each refusal names its field."""
 from __future__ import annotations
 
 from modeltrain.config import Settings
-from modeltrain.constants import Task
+from modeltrain.constants import FAMILIES, FAMILY_ALIASES, Task
 from modeltrain.exceptions import InvalidInput
 from modeltrain.jobs.models import JobOptions
 from modeltrain.registry.model_ids import safe_model_name
@@ -29,6 +29,27 @@ def check_budget(settings: Settings, budget: float | None) -> float:
     return float(budget)
 
 
+def parse_families(families: str | list[str] | None) -> tuple[str, ...] | None:
+    """A job's `families` option: a comma-separated list (or a JSON list) of the model families
+    to search, None for all of them. The leaderboard's names of the linear family
+    (`logistic_regression`, `ridge`) are taken for `linear`."""
+    if families is None:
+        return None
+    names = families.split(",") if isinstance(families, str) else families
+    asked = [n.strip().lower() for n in names if n.strip()]
+    if not asked:
+        return None
+    unknown = [n for n in asked if FAMILY_ALIASES.get(n, n) not in FAMILIES]
+    if unknown:
+        raise InvalidInput(
+            f"families: unknown {', '.join(map(repr, unknown))}; the families are: "
+            + ", ".join(FAMILIES),
+            field="families",
+        )
+    chosen = {FAMILY_ALIASES.get(n, n) for n in asked}
+    return tuple(f for f in FAMILIES if f in chosen)
+
+
 def clean_target(target: str | None) -> str | None:
     return target.strip() if target and target.strip() else None
 
@@ -41,12 +62,14 @@ def build_options(
     model_name: str | None,
     time_budget: float | None,
     filename: str,
+    families: str | list[str] | None = None,
 ) -> JobOptions:
     return JobOptions(
         target=clean_target(target),
         task=parse_task(task),
         model_name=safe_model_name(model_name or filename),
         time_budget=check_budget(settings, time_budget),
+        families=parse_families(families),
     )
 
 

@@ -13,7 +13,13 @@ from modeltrain.config import Settings
 from modeltrain.constants import JobStatus
 from modeltrain.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from modeltrain.jobs.models import Job, JobOptions
-from modeltrain.jobs.options import check_budget, check_callback_url, clean_target, parse_task
+from modeltrain.jobs.options import (
+    check_budget,
+    check_callback_url,
+    clean_target,
+    parse_families,
+    parse_task,
+)
 from modeltrain.jobs.queueing import Enqueue, queue_job
 from modeltrain.jobs.store import JobStore
 from modeltrain.logging import fields
@@ -31,6 +37,7 @@ class RetrainRequest:
     task: str | None = None
     model_name: str | None = None
     time_budget: float | None = None
+    families: str | list[str] | None = None  # an empty list or string: every family again
     callback_url: str | None = None  # called when the new job ends (not inherited)
 
 
@@ -94,6 +101,8 @@ class Retrainer:
             options = replace(options, task=parse_task(req.task))
         if req.time_budget is not None:
             options = replace(options, time_budget=check_budget(self._settings, req.time_budget))
+        if req.families is not None:
+            options = replace(options, families=parse_families(req.families))
         if req.model_name is not None:
             options = replace(options, model_name=safe_model_name(req.model_name))
         if req.target is not None:

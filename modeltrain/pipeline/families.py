@@ -24,12 +24,12 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
+from modeltrain.constants import FAMILIES as FAMILIES  # re-exported
 from modeltrain.constants import Task
 from modeltrain_model.linear_encoder import LinearEncoder
 
 MAX_BOOSTING_ROUNDS = 3000
 EARLY_STOPPING_ROUNDS = 50
-FAMILIES = ("lightgbm", "linear", "extra_trees", "random_forest")
 # Forests are searched up to this many training rows: above it they fit, load and predict
 # slowly (fully grown trees of tens of thousands of leaves: a 100 MB model, seconds to load,
 # measured on diamonds) and gradient boosting wins anyway.
@@ -45,9 +45,13 @@ OBJECTIVES = ("regression", "poisson")  # LightGBM's, for a non-negative skewed 
 RANDOM_SPLITS_MAX_ROWS = 5_000
 
 
-def families_for(rows: int) -> tuple[str, ...]:
-    """The families searched on data of this many training rows, cheap defaults first."""
+def families_for(rows: int, only: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The families searched on data of this many training rows, cheap defaults first; `only`
+    (a job's `families` option) narrows them, and a forest asked for by name is searched
+    whatever the rows."""
     ordered = ("linear", "lightgbm", "extra_trees", "random_forest")
+    if only is not None:
+        return tuple(f for f in ordered if f in only)
     return ordered if rows <= FOREST_MAX_ROWS else ordered[:2]
 
 

@@ -185,11 +185,13 @@ def search(
     threads: int = 0,
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[Trial | None], None] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> SearchResult:
     """Search until `deadline` (time.monotonic()), keeping room for the final refit.
     `on_progress(best)` is called after each trial and about every second during long fits,
-    with the best trial so far. y is 0..k-1 for classes."""
-    return _Search(X, y, task, categorical, deadline, threads, should_stop, on_progress).run()
+    with the best trial so far; `only` names the families to search (None: the usual ones for
+    the data). y is 0..k-1 for classes."""
+    return _Search(X, y, task, categorical, deadline, threads, should_stop, on_progress, only).run()
 
 
 class _Search:
@@ -205,6 +207,7 @@ class _Search:
         threads: int,
         should_stop: Callable[[], bool] | None,
         on_progress: Callable[[Trial | None], None] | None,
+        only: tuple[str, ...] | None = None,
     ) -> None:
         self.X, self.y, self.task, self.categorical = X, y, task, categorical
         self.deadline, self.threads = deadline, threads
@@ -212,7 +215,7 @@ class _Search:
         self.rows = len(y)
         self.n_classes = int(y.max()) + 1 if task == Task.CLASSIFICATION else 0
         self.folds, validation = make_folds(y, task)
-        self.families = families.families_for(self.rows)
+        self.families = families.families_for(self.rows, only)
         self.skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
         self.imbalanced = self.n_classes > 0 and np.bincount(y).min() / self.rows < IMBALANCED
         self.space = families.Space(self.rows, bool(categorical), self.skewed)
@@ -256,11 +259,12 @@ class _Search:
             lightgbm["objective"] = families.OBJECTIVES[0]
         firsts = [(family, False, lightgbm if family == "lightgbm" else {})
                   for family in self.families]  # fmt: skip
-        if self.space.categorical:
+        boosted = "lightgbm" in self.families
+        if boosted and self.space.categorical:
             firsts.append(("lightgbm", False, {**lightgbm, "categorical": "ordinal"}))
-        if self.rows <= families.RANDOM_SPLITS_MAX_ROWS:
+        if boosted and self.rows <= families.RANDOM_SPLITS_MAX_ROWS:
             firsts.append(("lightgbm", False, {**lightgbm, "extra_trees": True}))
-        if self.space.count_like:
+        if boosted and self.space.count_like:
             firsts.append(("lightgbm", False, {**lightgbm, "objective": "poisson"}))
             firsts.append(("lightgbm", True, {k: v for k, v in lightgbm.items()
                                               if k != "objective"}))  # fmt: skip

@@ -48,6 +48,7 @@ class TrainOptions:
     time_budget: float = 60.0  # seconds
     threads: int = 0  # 0 = all cores
     should_stop: Callable[[], bool] | None = None  # end the search now? (asked between rounds)
+    families: tuple[str, ...] | None = None  # the families to search (None: all that fit)
 
 
 @dataclass
@@ -184,7 +185,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     t_train = data.encode(y_train)  # the targets as the families fit them
     ticker()
     found = search(M_train, t_train, task, cats, ticker.deadline, options.threads,
-                   options.should_stop, ticker)  # fmt: skip
+                   options.should_stop, ticker, options.families)  # fmt: skip
     if not found.ranked:
         errors = "; ".join(sorted({t.error for t in found.trials if t.error}))
         raise TrainingError(f"no model could be fitted on this data: {errors or 'no time'}"[:1000])

@@ -52,6 +52,7 @@ class ChunkRequest:
     task: str | None = None
     model_name: str | None = None
     time_budget: float | None = None
+    families: str | None = None  # chunk 0: the model families to search, comma-separated
     chunk_sha256: str | None = None
     file_sha256: str | None = None  # chunk 0: of the whole file, for the duplicate short-cut
     force: bool = False  # chunk 0: train even when the same bytes and options were trained
@@ -200,6 +201,7 @@ class UploadService:
             model_name=req.model_name,
             time_budget=req.time_budget,
             filename=display_filename(req.filename),
+            families=req.families,
         )
         claimed = req.file_sha256.strip().lower() if req.file_sha256 else None
         return replace(options, file_sha256=claimed, force=req.force)

@@ -178,6 +178,7 @@ def _train_and_register(
         task=job.options.task,
         time_budget=search_budget(job.options.time_budget, len(data), phases.seconds["read"]),
         threads=ctx.settings.train_threads,
+        families=job.options.families,
         should_stop=lambda: heartbeat.stopped.is_set() or heartbeat.finish.is_set(),
     )
     trained = train(df, options, report)

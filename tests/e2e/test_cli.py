@@ -108,9 +108,14 @@ def test_the_lifecycle_commands(stack, tmp_path):
     listed = run(stack, "status").stdout.splitlines()
     tracking_id = next(line for line in listed if model_id in line).split()[1]
 
-    retrained = run(stack, "retrain", tracking_id, "--target", "income", "--time-budget", "1")
+    retrained = run(stack, "retrain", tracking_id, "--target", "income", "--time-budget", "1",
+                    "--families", "ridge,lightgbm")  # fmt: skip
     new_id = retrained.stdout.strip().splitlines()[-1]
     assert new_id.startswith("models:/cli-life/") and "retraining" in retrained.stderr
+    new_job = retrained.stderr.split("as job", 1)[1].split()[0]
+    with stack.http() as client:
+        options = client.get(f"/api/model-train/status/{new_job}").json()["options"]
+    assert options["families"] == ["lightgbm", "linear"] and options["target"] == "income"
 
     version = model_id.rsplit("/", 1)[1]
     aliased = run(stack, "models", "alias", "cli-life", "staging", version)

@@ -126,6 +126,8 @@ def test_retraining_a_job_without_stored_data_is_refused(stack):
         ({"target": "not-a-column"}, "target"),
         ({"target": ""}, "target"),
         ({"budget": 5}, "budget"),
+        ({"families": ["boosting"]}, "families"),
+        ({"families": 3}, "families"),
     ],
 )
 def test_bad_retrain_requests_name_the_field_and_queue_nothing(stack, weak_version, body, field):
@@ -170,3 +172,22 @@ def test_bad_model_requests_are_refused_and_change_nothing(
     assert after.aliases == before.aliases
     versions = registry.search_model_versions(f"name='{NAME}'")
     assert weak_version["result"]["modelVersion"] in {v.version for v in versions}
+
+
+def _estimators(job: dict) -> set[str]:
+    return {row["estimator"] for row in job["result"]["leaderboard"]} - {"ensemble"}
+
+
+def test_a_job_searches_only_the_families_it_names_and_a_retrain_may_name_others(stack):
+    with stack.http() as client:
+        first = _train(client, CLEAN, modelName="families", timeBudget=1,
+                       families="logistic_regression, extra_trees")  # fmt: skip
+        assert first["options"]["families"] == ["linear", "extra_trees"]
+        assert _estimators(first) <= {"logistic_regression", "extra_trees"}, first["result"]
+        answer = client.post(f"/api/model-train/{first['trackingId']}/retrain",
+                             json={"families": ["lightgbm"], "timeBudget": 1})  # fmt: skip
+        assert answer.status_code == 202, answer.text
+        again = wait_for_job(client, answer.json()["trackingId"])
+        assert again["status"] == "completed", again["error"]
+        assert again["options"]["families"] == ["lightgbm"]
+        assert _estimators(again) == {"lightgbm"}, again["result"]

@@ -70,6 +70,7 @@ NO_JOB_CASES = [
     ({"timeBudget": "0"}, CSV, 422, "timeBudget must be between 1"),
     ({"timeBudget": "999999"}, CSV, 422, "timeBudget must be between 1"),
     ({"timeBudget": "soon"}, CSV, 422, "timeBudget"),
+    ({"families": "lightgbm,deep_net"}, CSV, 422, "families: unknown 'deep_net'"),
     ({"chunkSha256": "abc"}, CSV, 422, "chunkSha256"),
     ({"chunkSha256": "0" * 64}, CSV, 422, "does not match"),
     ({"trackingId": "x" * 65}, CSV, 422, "trackingId"),

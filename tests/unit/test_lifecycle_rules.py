@@ -13,6 +13,7 @@ from modeltrain.api.roles import ROUTE_ROLES, UNLISTED_ROLE, Role, RouteRoles
 from modeltrain.config import Settings
 from modeltrain.exceptions import InvalidInput
 from modeltrain.jobs.models import JobOptions
+from modeltrain.jobs.options import parse_families
 from modeltrain.registry import champion
 from modeltrain.registry.lifecycle import check_alias, check_version
 
@@ -116,6 +117,31 @@ def test_duplicates_share_bytes_and_every_training_option():
         replace(base, time_budget=6),
         replace(base, model_name="n"),
         replace(base, file_sha256="cd" * 32),
+        replace(base, families=("linear",)),
     ):
         assert other.duplicate_key() != base.duplicate_key()
     assert JobOptions.from_json(base.to_json()) == base
+    narrowed = replace(base, families=("lightgbm", "linear"))
+    assert JobOptions.from_json(narrowed.to_json()) == narrowed
+
+
+@pytest.mark.parametrize(
+    ("given", "chosen"),
+    [
+        (None, None),
+        ("", None),
+        ([], None),
+        ("lightgbm", ("lightgbm",)),
+        (" Random_Forest , ridge,linear ", ("linear", "random_forest")),
+        (["logistic_regression", "extra_trees"], ("linear", "extra_trees")),
+    ],
+)
+def test_families_are_named_as_the_leaderboard_names_them(given, chosen):
+    assert parse_families(given) == chosen
+
+
+def test_an_unknown_family_is_refused_by_name():
+    with pytest.raises(InvalidInput) as raised:
+        parse_families("lightgbm,xgboost,svm")
+    assert raised.value.extra["field"] == "families"
+    assert "'xgboost', 'svm'" in str(raised.value) and "random_forest" in str(raised.value)

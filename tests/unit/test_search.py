@@ -6,6 +6,7 @@ import pytest
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import TrainOptions, train
+from modeltrain.pipeline.families import families_for
 from modeltrain.pipeline.search import make_folds, search
 from modeltrain.pipeline.selection import select_weights
 
@@ -45,6 +46,20 @@ def test_the_search_tries_every_family_first_then_explores_within_the_budget():
     assert seen[-1] is found.ranked[0]  # progress reports carry the best so far
     assert found.ranked[0].score == max(t.score for t in found.trials)
     assert found.ranked[0].score > 0.9
+
+
+def test_a_search_told_its_families_tries_only_those():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] > 0).astype(int)
+    calls = iter(range(1000))
+    found = search(X, y, Task.CLASSIFICATION, [0], time.monotonic() + 60, threads=1,
+                   should_stop=lambda: next(calls) >= 12,
+                   only=("random_forest", "linear"))  # fmt: skip
+    assert {t.family for t in found.trials} == {"linear", "random_forest"}
+    assert [t.family for t in found.trials[:2]] == ["linear", "random_forest"]
+    assert families_for(50_000, ("random_forest",)) == ("random_forest",)  # asked for by name
+    assert "random_forest" not in families_for(50_000)
 
 
 def test_asking_to_finish_ends_the_search_and_keeps_the_best_so_far():

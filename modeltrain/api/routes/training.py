@@ -48,6 +48,7 @@ async def upload_chunk(
     task: Annotated[str | None, Form()] = None,
     modelName: Annotated[str | None, Form(max_length=1000)] = None,
     timeBudget: Annotated[float | None, Form()] = None,
+    families: Annotated[str | None, Form(max_length=1000)] = None,
     chunkSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
     fileSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
     force: Annotated[bool, Form()] = False,
@@ -64,6 +65,7 @@ async def upload_chunk(
         task=task or None,
         model_name=modelName,
         time_budget=timeBudget,
+        families=families,
         chunk_sha256=chunkSha256,
         file_sha256=fileSha256,
         force=force,
@@ -184,6 +186,8 @@ class RetrainBody(BaseModel):
     task: Literal["auto", "classification", "regression"] | None = None
     modelName: Annotated[str | None, PydanticField(max_length=1000)] = None
     timeBudget: float | None = None
+    # the model families to search (as the upload's comma-separated field); [] searches them all
+    families: Annotated[list[str] | None, PydanticField(max_length=20)] = None
     callbackUrl: Annotated[str | None, PydanticField(max_length=4000)] = None
 
 
@@ -201,6 +205,7 @@ def retrain_job(
         task=body.task,
         model_name=body.modelName,
         time_budget=body.timeBudget,
+        families=body.families,
         callback_url=body.callbackUrl,
     )
     job = services.retrainer.retrain(trackingId, request)
