@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from modeltrain.client.http import ServiceClient, ServiceError
+from modeltrain.constants import FAMILIES
 
 if TYPE_CHECKING:
     from modeltrain.config import Settings
@@ -304,8 +305,8 @@ def add_client_commands(sub: argparse._SubParsersAction, settings: Settings) -> 
         parser.add_argument("--time-budget", type=float, help="seconds of model search")
         parser.add_argument(
             "--families",
-            help="model families to search, comma-separated: lightgbm, linear, extra_trees, "
-            "random_forest (default: all that suit the data)",
+            help=f"model families to search, comma-separated: {', '.join(FAMILIES)} "
+            "(default: all that suit the data)",
         )
         parser.add_argument(
             "--wait", action=argparse.BooleanOptionalAction, default=True,
