@@ -1,5 +1,5 @@
-"""The final model: the best trial alone or a greedy ensemble of the best, fitted on all the rows
-given, as the Ensemble step of the registered pipeline."""
+"""The final model: the trials selection.choose picked, fitted on all the rows given, as the
+Ensemble step of the registered pipeline."""
 
 from __future__ import annotations
 
@@ -13,48 +13,9 @@ import numpy as np
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.search import SearchResult, Trial, make_folds
-from modeltrain.pipeline.selection import select_weights
+from modeltrain.pipeline.selection import Picked
 from modeltrain_model.ensemble import Bag, Ensemble
-
-MIN_ENSEMBLE_GAIN = 1e-4  # validation score an ensemble must add over the best single model
-
-Picked = list[tuple[Trial, int]]  # (trial, weight)
-
-
-def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tuple[Picked, float]:
-    """The search's incumbent alone, or a greedy ensemble grown from it over each family's
-    incumbent when that adds to its validation score. Returns (trial, weight) pairs and the
-    validation score.
-
-    Why no test against the noise here, where a trial needs one to replace an incumbent
-    (selection.clearly_better): that guards against the luckiest of many trials of one family;
-    the ensemble's members are at most one a family, each chosen against the noise already, and
-    their average is the steadier model where the validation rows cannot tell them apart. With
-    the test, on few rows of a rare class it could never pass (pneumon, 58 positives: a 10 s
-    search kept logistic regression, 0.88 ROC AUC on held-out rows where the ensemble scored
-    0.91, measured with bench/quality.py; the other data sets scored level or better).
-
-    Why the families' incumbents and not the best trials: those are many near-copies of one
-    configuration, each a little lucky on the validation rows, and the ensemble of them was
-    worse on held-out rows than the incumbents' diverse one (diabetes, both refitted: five
-    LightGBM configurations 0.33 R², the incumbents' LightGBM and ridge 0.36); an incumbent
-    changes only for a clearly better trial, so a longer search keeps the ensemble a shorter
-    one made unless it finds better."""
-    pool = found.incumbents()  # the incumbent first; every one keeps its outputs
-    incumbent = pool[0]
-    outputs = [t.output for t in pool if t.output is not None]
-    truth = y[found.covered]
-
-    def score(truth: np.ndarray, out: np.ndarray) -> float:
-        return output_score(task, truth, out, n_classes)
-
-    selection = select_weights(outputs, truth, score, first=0)
-    picked = [(t, c) for t, c in zip(pool, selection.counts, strict=True) if c > 0]
-    if len(picked) > 1 and selection.score > incumbent.score + MIN_ENSEMBLE_GAIN:
-        return picked, selection.score
-    return [(incumbent, 1)], incumbent.score
 
 
 @dataclass

@@ -26,7 +26,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.metrics import output_score
-from modeltrain.pipeline.selection import clearly_better
+from modeltrain.pipeline.selection import choose, clearly_better
 from modeltrain_model.ensemble import member_output
 
 CV_FOLDS_SMALL, CV_ROWS_SMALL = 5, 2_000  # up to this many rows: 5-fold cross-validation
@@ -107,7 +107,7 @@ class SearchResult:
 
     def incumbents(self) -> list[Trial]:
         """The incumbent first, then the families' other incumbents: what the final model is
-        chosen from (pipeline/final.py), the only trials whose outputs are kept."""
+        chosen from (selection.choose), the only trials whose outputs are kept."""
         first = [self.incumbent] if self.incumbent is not None else []
         return first + [t for t in self.family_incumbents.values() if t is not self.incumbent]
 
@@ -223,7 +223,9 @@ class _Search:
         self.result = SearchResult([], covered, validation)
         self.improved_at = 0  # the trial count when the incumbent last changed
         self.last_seconds: dict[str, float] = {}  # family -> its latest trial's duration
+        self.work_seconds: dict[str, float] = {}  # family -> that per unit of families.work
         self.interrupted: Exception | None = None  # raised by a caller's callback mid-trial
+        self._final: tuple[tuple[int, ...], list[Trial]] = ((), [])  # incumbents' ids, choice
 
     def run(self) -> SearchResult:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -290,12 +292,26 @@ class _Search:
             self.on_progress(self.result.ranked[0] if self.result.ranked else None)
 
     def _reserve(self) -> float:
-        """Seconds to keep for the final fits of the incumbents (what the final model is made
-        of): a Bag's refit on all rows is one fit per fold."""
+        """Seconds to keep for the final fits of what the final model would be made of now: a
+        Bag's refit on all rows is one fit per fold. Only those: counting every family's
+        incumbent, when the final model was one of them, stopped the search up to a second
+        early, and by how much varied from job to job with what the families took."""
         return sum(
             BAG_REFIT_FACTOR * t.bag_seconds if t.models else REFIT_FACTOR * t.fit_seconds
-            for t in self.result.incumbents()
+            for t in self._final_members()
         )
+
+    def _final_members(self) -> list[Trial]:
+        """The trials selection.choose makes the final model of, chosen again only when the
+        incumbents changed (a clearly better trial: rarely)."""
+        incumbents = self.result.incumbents()
+        key = tuple(id(t) for t in incumbents)
+        if key != self._final[0]:
+            picked, _ = choose(self.result, self.y, self.task, self.n_classes) if (
+                incumbents
+            ) else ([], 0.0)  # fmt: skip
+            self._final = (key, [t for t, _ in picked])
+        return self._final[1]
 
     def _time_left(self) -> float:
         return self.deadline - self._reserve() - time.monotonic()
@@ -327,8 +343,9 @@ class _Search:
         if weights != "none":
             params["class_weight"] = weights
         remaining = self._time_left()
-        if self.result.trials and self.last_seconds.get(family, 0.0) > remaining:
-            raise optuna.TrialPruned()  # this family would not finish in time
+        expected = self.work_seconds.get(family, 0.0) * families.work(family, params)
+        if self.result.trials and expected > remaining:
+            raise optuna.TrialPruned()  # this configuration would not finish in time
         trial = Trial(ot.number, family, params, log_target)
         ctx = families.FitContext(
             self.task, self.categorical, self.threads,
@@ -346,6 +363,7 @@ class _Search:
         result = self.result
         result.trials.append(trial)
         self.last_seconds[trial.family] = trial.seconds
+        self.work_seconds[trial.family] = trial.seconds / families.work(trial.family, trial.params)
         if math.isnan(trial.score):
             return
         if self._replaces(trial, result.family_incumbents.get(trial.family)):

@@ -16,11 +16,13 @@ from sklearn.pipeline import Pipeline
 from modeltrain.constants import STAGE_PROGRESS, Stage, Task
 from modeltrain.drift.profile import build_profile
 from modeltrain.exceptions import TrainingError
+from modeltrain.phases import Phases
 from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
-from modeltrain.pipeline.final import as_ensemble, choose, describe, fit_members
+from modeltrain.pipeline.final import as_ensemble, describe, fit_members
 from modeltrain.pipeline.guardrails import build_report
 from modeltrain.pipeline.metrics import classification_metrics, primary_metric, regression_metrics
 from modeltrain.pipeline.search import Trial, search
+from modeltrain.pipeline.selection import choose
 from modeltrain.pipeline.tasks import clean_target, detect_task
 from modeltrain_model.ensemble import Bag, Ensemble
 from modeltrain_model.explain import ExplanationUnavailable, explain
@@ -76,6 +78,8 @@ class TrainedModel:
     explanations: dict[str, float] = field(default_factory=dict)
     # the inputs' training profile, what served rows are measured against (drift/profile.py)
     profile: dict[str, Any] = field(default_factory=dict)
+    # seconds of each step: prepare, search, choose (and fit), evaluate, refit, explain
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def _example(X: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
@@ -175,6 +179,7 @@ class _Progress:
 def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop) -> TrainedModel:
     progress(Stage.PROFILING)
     ticker = _Progress(progress, options.time_budget)
+    phases = Phases()
     data = _prepare(df, options)
     task, metric = data.task, primary_metric(data.task)
     report = build_report(data.df, data.target, task, data.X, data.y, data.plan)
@@ -184,11 +189,17 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     M_train, cats = featurizer.transform(X_train), featurizer.categorical_indices_
     t_train = data.encode(y_train)  # the targets as the families fit them
     ticker()
-    found = search(M_train, t_train, task, cats, ticker.deadline, options.threads,
+    phases.mark("prepare")
+    # The search and the final fits end by `fitted_by`: what follows them is explaining the
+    # held-out rows (an allowance of the budget) and evaluating (a few hundred rows: ~0.05 s).
+    explaining = _explain_allowance(options.time_budget)
+    fitted_by = ticker.deadline - explaining
+    found = search(M_train, t_train, task, cats, fitted_by, options.threads,
                    options.should_stop, ticker, options.families)  # fmt: skip
     if not found.ranked:
         errors = "; ".join(sorted({t.error for t in found.trials if t.error}))
         raise TrainingError(f"no model could be fitted on this data: {errors or 'no time'}"[:1000])
+    phases.mark("search")
     picked, score = choose(found, t_train, task, len(data.classes or []))
     fitted = fit_members(picked, M_train, t_train, task, cats, options.threads, ticker)
     pipeline = Pipeline(
@@ -201,18 +212,22 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     # evaluating, which the search's reserve does not count: the same model then gets the same
     # refit whether the search ran 10 s or 30 s.
     grace = 0.0 if bagged else max(REFIT_GRACE, REFIT_GRACE_SHARE * options.time_budget)
-    refit_all = time.monotonic() + refit_seconds <= ticker.deadline + grace
+    refit_all = time.monotonic() + refit_seconds <= fitted_by + grace
+    phases.mark("choose")
     progress(Stage.EVALUATING)
     held_out = _evaluate(pipeline, X_test, y_test, task)
     holdout = _holdout(pipeline, X_test, y_test, task)
     importance = _importance(pipeline, X_test, y_test, task)
+    phases.mark("evaluate")
     if refit_all:  # the holdout rows join the training rows for the registered model
         fitted = fit_members(picked, featurizer.transform(data.X), data.encode(data.y), task,
                              cats, options.threads, searched=False)  # fmt: skip
         model = as_ensemble(fitted, task, data.classes)
         pipeline = Pipeline([("features", featurizer), ("model", model)])
     estimator, params, leaderboard = describe(found, picked, score, task, metric)
-    explanations = _mean_contributions(pipeline, X_test, options.time_budget)
+    phases.mark("refit")
+    explanations = _mean_contributions(pipeline, X_test, explaining)
+    phases.mark("explain")
     return TrainedModel(
         pipeline=pipeline,
         task=task,
@@ -242,6 +257,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
             "refitOnAllRows": refit_all,
             "bagged": bagged,
         },
+        phases=phases.seconds,
     )
 
 
@@ -281,13 +297,16 @@ def _importance(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -
     return _shares(dict(zip(X.columns, result.importances_mean, strict=True)))
 
 
-def _mean_contributions(pipeline: Pipeline, X: pd.DataFrame, budget: float) -> dict[str, float]:
+def _explain_allowance(budget: float) -> float:
+    return max(EXPLAIN_MIN_SECONDS, EXPLAIN_SECONDS_SHARE * budget)
+
+
+def _mean_contributions(pipeline: Pipeline, X: pd.DataFrame, allowance: float) -> dict[str, float]:
     """Mean |contribution| per input column over a sample of the held-out rows, largest first,
     explained by the registered pipeline. Exact tree SHAP of deep forests costs ~15 ms a row
     (profiled: 100 extra trees of 1,100 nodes each), so rows are explained in blocks until
-    EXPLAIN_SECONDS_SHARE of the budget (at least EXPLAIN_MIN_SECONDS) is spent."""
+    ``allowance`` seconds (_explain_allowance of the budget) are spent."""
     sample = X if len(X) <= EXPLAIN_ROWS else X.sample(n=EXPLAIN_ROWS, random_state=0)
-    allowance = max(EXPLAIN_MIN_SECONDS, EXPLAIN_SECONDS_SHARE * budget)
     started, done, block = time.monotonic(), 0, EXPLAIN_FIRST_ROWS
     totals = np.zeros(X.shape[1])
     while done < len(sample):

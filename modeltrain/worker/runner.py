@@ -19,6 +19,7 @@ from modeltrain.exceptions import ModelTrainError
 from modeltrain.jobs import Job
 from modeltrain.jobs.result import build_result
 from modeltrain.logging import fields, job_id_var
+from modeltrain.phases import Phases
 from modeltrain.pipeline import TrainOptions, train
 from modeltrain.pipeline.budget import search_budget
 from modeltrain.pipeline.loading import read_csv
@@ -169,7 +170,7 @@ def _train_and_register(
 ) -> tuple[RegisteredModel, dict[str, Any]]:
     """Staged bytes -> trained pipeline -> logged, registered, verified version and `result`."""
     job_id = job.id
-    phases = _Phases()
+    phases = Phases()
     data = _read_data(ctx, job)
     df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
     phases.mark("read")
@@ -207,19 +208,5 @@ def _train_and_register(
     except Exception:  # not fatal: the first prediction loads it
         log.warning("job.announce.failed", exc_info=True)
     phases.mark("announce")
-    log.info("job.phases", extra=fields(seconds=phases.seconds))
+    log.info("job.phases", extra=fields(seconds=phases.seconds, train=trained.phases))
     return registered, build_result(trained, registered, champion)
-
-
-class _Phases:
-    """Seconds each step of a training job took, logged as `job.phases`: where the time of a
-    job beyond its search goes (read, train, log, verify, promote, announce)."""
-
-    def __init__(self) -> None:
-        self._last = time.monotonic()
-        self.seconds: dict[str, float] = {}
-
-    def mark(self, name: str) -> None:
-        now = time.monotonic()
-        self.seconds[name] = round(now - self._last, 3)
-        self._last = now

@@ -12,10 +12,14 @@ from sklearn import metrics
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.final import MIN_ENSEMBLE_GAIN, choose
 from modeltrain.pipeline.metrics import output_score
-from modeltrain.pipeline.search import SearchResult, Trial, _Search
-from modeltrain.pipeline.selection import clearly_better, select_weights
+from modeltrain.pipeline.search import REFIT_FACTOR, SearchResult, Trial, _Search
+from modeltrain.pipeline.selection import (
+    MIN_ENSEMBLE_GAIN,
+    choose,
+    clearly_better,
+    select_weights,
+)
 from modeltrain_model.featurizer import Featurizer
 
 
@@ -90,6 +94,36 @@ def test_the_incumbent_changes_only_for_a_clearly_better_trial_and_others_lose_o
     run._record(clear)
     assert run.result.incumbent is clear and run.result.family_incumbents["lightgbm"] is clear
     assert run.improved_at == 4 and first.output is None and forest.output is not None
+
+
+def test_the_search_keeps_time_to_refit_what_the_final_model_is_made_of_and_nothing_more():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 2))
+    y = X[:, 0] + rng.normal(0, 1, 300)
+    run = _Search(X, y, Task.REGRESSION, [], time.monotonic() + 60, 1, None, None)
+    truth = y[run.result.covered]
+    best = _trial(0, "lightgbm", truth, truth + rng.normal(0, 0.5, 300))
+    worse = _trial(1, "random_forest", truth, truth + 2.0 + rng.normal(0, 0.5, 300))
+    best.fit_seconds, worse.fit_seconds = 0.2, 1.0
+    run._record(best)
+    run._record(worse)
+    assert run.result.family_incumbents["random_forest"] is worse  # kept, but never chosen
+    assert run._final_members() == [best]
+    assert run._reserve() == pytest.approx(REFIT_FACTOR * 0.2)
+    # An incumbent whose errors cancel the first one's: the final model is both, and so is
+    # the reserve.
+    opposite = _trial(2, "linear", truth, 2 * truth - best.output)
+    opposite.fit_seconds = 0.1
+    run._record(opposite)
+    assert run._final_members() == [best, opposite]
+    assert run._reserve() == pytest.approx(REFIT_FACTOR * 0.3)
+
+
+def test_a_forest_trial_is_expected_to_cost_by_its_trees_and_the_features_they_weigh():
+    small = {"n_estimators": 100, "max_features": 0.5, "min_samples_leaf": 1}
+    large = {"n_estimators": 300, "max_features": 1.0, "min_samples_leaf": 1}
+    assert families.work("extra_trees", large) == 6 * families.work("extra_trees", small)
+    assert families.work("lightgbm", {"num_leaves": 255}) == families.work("lightgbm", {})
 
 
 def test_the_ensemble_is_grown_from_the_incumbents_and_kept_when_it_adds_to_the_score():
