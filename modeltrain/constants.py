@@ -68,9 +68,10 @@ class Task(StrEnum):
     REGRESSION = "regression"
 
 
-# The model families a search may try, as a job's `families` option names them, and the
-# leaderboard names of the linear one (each task's) that the option takes too.
-FAMILIES = ("lightgbm", "linear", "extra_trees", "random_forest")
+# The model families a search may try, as a job's `families` option names them, cheap ones
+# first (the order a search tries their defaults in), and the leaderboard names of the linear
+# one (each task's) that the option takes too.
+FAMILIES = ("linear", "lightgbm", "extra_trees", "random_forest")
 FAMILY_ALIASES = {"logistic_regression": "linear", "ridge": "linear"}
 
 

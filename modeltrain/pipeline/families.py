@@ -49,10 +49,9 @@ def families_for(rows: int, only: tuple[str, ...] | None = None) -> tuple[str, .
     """The families searched on data of this many training rows, cheap defaults first; `only`
     (a job's `families` option) narrows them, and a forest asked for by name is searched
     whatever the rows."""
-    ordered = ("linear", "lightgbm", "extra_trees", "random_forest")
     if only is not None:
-        return tuple(f for f in ordered if f in only)
-    return ordered if rows <= FOREST_MAX_ROWS else ordered[:2]
+        return tuple(f for f in FAMILIES if f in only)
+    return FAMILIES if rows <= FOREST_MAX_ROWS else ("linear", "lightgbm")
 
 
 TICK_SECONDS = 1.0

@@ -104,6 +104,7 @@ class SearchResult:
     # (selection.clearly_better); the family incumbents are what an ensemble is made of
     incumbent: Trial | None = None
     family_incumbents: dict[str, Trial] = field(default_factory=dict)
+    families: tuple[str, ...] = ()  # the families searched (families.families_for)
 
     def incumbents(self) -> list[Trial]:
         """The incumbent first, then the families' other incumbents: what the final model is
@@ -220,7 +221,7 @@ class _Search:
         self.imbalanced = self.n_classes > 0 and np.bincount(y).min() / self.rows < IMBALANCED
         self.space = families.Space(self.rows, bool(categorical), self.skewed)
         covered = np.sort(np.concatenate([v for _, v in self.folds]))
-        self.result = SearchResult([], covered, validation)
+        self.result = SearchResult([], covered, validation, families=self.families)
         self.improved_at = 0  # the trial count when the incumbent last changed
         self.last_seconds: dict[str, float] = {}  # family -> its latest trial's duration
         self.work_seconds: dict[str, float] = {}  # family -> that per unit of families.work

@@ -251,6 +251,7 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         profile=build_profile(data.X, plan.kinds(), plan.datetime).to_json(),
         search={
             "validation": found.validation,
+            "families": list(found.families),
             "trials": len(found.trials),
             "stoppedEarly": found.stopped_early,
             "validationScore": round(score, 6),

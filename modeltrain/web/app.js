@@ -142,6 +142,18 @@ async function sendChunks(url, file, first, onProgress) {
   return body;
 }
 
+// The model families a job may search (from /api/info), as checkboxes; none ticked: all.
+function familyBoxes(id, ticked = []) {
+  $(id).dataset.ticked = JSON.stringify(ticked); // drawn again once /api/info has answered
+  $(id).replaceChildren(...((info && info.families) || []).map((name) => {
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", value: name, checked: ticked.includes(name) });
+    const label = Object.assign(document.createElement("label"), { className: "inline" });
+    label.append(box, ` ${name.replaceAll("_", " ")} `);
+    return label;
+  }));
+}
+const ticked = (id) => [...$(id).querySelectorAll("input:checked")].map((box) => box.value);
+
 $("train-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!chosen) return;
@@ -152,7 +164,8 @@ $("train-form").addEventListener("submit", async (event) => {
   try {
     const sha256 = $("force").checked ? null : await fileSha256(chosen);
     const first = { target: $("target").value, task: $("task").value, modelName: $("model-name").value,
-      timeBudget: $("time-budget").value, fileSha256: sha256, force: $("force").checked ? "true" : null };
+      timeBudget: $("time-budget").value, families: ticked("families").join(",") || null,
+      fileSha256: sha256, force: $("force").checked ? "true" : null };
     const body = await sendChunks("/api/model-train/start", chosen, first, (sent) => {
       $("upload-bar").value = (100 * sent) / chosen.size;
       $("upload-text").textContent = `Uploading… ${(sent / 1e6).toFixed(1)} of ${(chosen.size / 1e6).toFixed(1)} MB`;
@@ -223,6 +236,7 @@ function renderJob(job) {
     $("retrain-columns").replaceChildren(...[...new Set(columns)].map((c) => new Option(c)));
     $("retrain-target").value = result.target;
     $("retrain-budget").value = (job.options && job.options.timeBudget) || "";
+    familyBoxes("retrain-families", (job.options && job.options.families) || []);
     $("retrain-error").textContent = "";
   }
   $("job-warnings").replaceChildren(...((result.guardrails || {}).warnings || []).map((w) => Object.assign(document.createElement("li"), { textContent: w })));
@@ -276,6 +290,7 @@ $("retrain-form").addEventListener("submit", async (event) => {
   const body = {};
   if ($("retrain-target").value) body.target = $("retrain-target").value;
   if ($("retrain-budget").value) body.timeBudget = Number($("retrain-budget").value);
+  body.families = ticked("retrain-families"); // [] searches every family again
   try {
     const answer = await api(`/api/model-train/${$("retrain-form").dataset.job}/retrain`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
@@ -499,6 +514,8 @@ async function route() {
 window.addEventListener("hashchange", route);
 api("/api/info").then((body) => {
   info = body;
+  familyBoxes("families", ticked("families"));
+  familyBoxes("retrain-families", JSON.parse($("retrain-families").dataset.ticked || "[]"));
   if (info.mlflowUrl) $("mlflow-link").replaceChildren(link("MLflow UI", info.mlflowUrl));
 }).catch(() => {});
 route();

@@ -152,12 +152,16 @@ def test_a_person_is_told_a_file_was_trained_retrains_it_and_manages_versions(
     page.wait_for_selector("#job-status.completed")
     page.fill("#retrain-target", "income")
     page.fill("#retrain-budget", "1")
+    page.check("#retrain-families input[value=lightgbm]")  # the families /api/info names
     page.click("#retrain-button")
     page.wait_for_function(f"!location.hash.endsWith('{first_job}')")
     new_job = page.url.rsplit("/", 1)[1]
     page.wait_for_function(f"document.getElementById('job-id').textContent === '{new_job}'")
     page.wait_for_selector("#job-status.completed", timeout=90_000)
     assert page.text_content("#job-origin") == f"retrain of {first_job[:8]}"
+    with stack.http() as client:
+        options = client.get(f"/api/model-train/status/{new_job}").json()["options"]
+    assert options["families"] == ["lightgbm"]
     assert "r2" in page.text_content("#job-metrics")
     retrained = page.text_content("#job-model")
 

@@ -115,7 +115,7 @@ def test_the_lifecycle_commands(stack, tmp_path):
     new_job = retrained.stderr.split("as job", 1)[1].split()[0]
     with stack.http() as client:
         options = client.get(f"/api/model-train/status/{new_job}").json()["options"]
-    assert options["families"] == ["lightgbm", "linear"] and options["target"] == "income"
+    assert options["families"] == ["linear", "lightgbm"] and options["target"] == "income"
 
     version = model_id.rsplit("/", 1)[1]
     aliased = run(stack, "models", "alias", "cli-life", "staging", version)

@@ -184,6 +184,7 @@ def test_a_job_searches_only_the_families_it_names_and_a_retrain_may_name_others
                        families="logistic_regression, extra_trees")  # fmt: skip
         assert first["options"]["families"] == ["linear", "extra_trees"]
         assert _estimators(first) <= {"logistic_regression", "extra_trees"}, first["result"]
+        assert first["result"]["search"]["families"] == ["linear", "extra_trees"]
         answer = client.post(f"/api/model-train/{first['trackingId']}/retrain",
                              json={"families": ["lightgbm"], "timeBudget": 1})  # fmt: skip
         assert answer.status_code == 202, answer.text
@@ -191,3 +192,4 @@ def test_a_job_searches_only_the_families_it_names_and_a_retrain_may_name_others
         assert again["status"] == "completed", again["error"]
         assert again["options"]["families"] == ["lightgbm"]
         assert _estimators(again) == {"lightgbm"}, again["result"]
+        assert again["result"]["search"]["families"] == ["lightgbm"]

@@ -58,6 +58,7 @@ def test_a_search_told_its_families_tries_only_those():
                    only=("random_forest", "linear"))  # fmt: skip
     assert {t.family for t in found.trials} == {"linear", "random_forest"}
     assert [t.family for t in found.trials[:2]] == ["linear", "random_forest"]
+    assert found.families == ("linear", "random_forest")
     assert families_for(50_000, ("random_forest",)) == ("random_forest",)  # asked for by name
     assert "random_forest" not in families_for(50_000)
 

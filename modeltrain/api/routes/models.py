@@ -12,6 +12,7 @@ from modeltrain import __version__
 from modeltrain.api.auth import caller_of
 from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
+from modeltrain.constants import FAMILIES
 
 router = APIRouter(prefix="/api", tags=["models"])
 
@@ -27,6 +28,7 @@ def info(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
             "maxChunkBytes": settings.max_chunk_bytes,
             "defaultTimeBudget": settings.default_time_budget,
             "maxTimeBudget": settings.max_time_budget,
+            "families": list(FAMILIES),
         }
     )
 
