@@ -308,9 +308,7 @@ class _Search:
         incumbents = self.result.incumbents()
         key = tuple(id(t) for t in incumbents)
         if key != self._final[0]:
-            picked, _ = choose(self.result, self.y, self.task, self.n_classes) if (
-                incumbents
-            ) else ([], 0.0)  # fmt: skip
+            picked = choose(self.result, self.y, self.task, self.n_classes)[0] if incumbents else []
             self._final = (key, [t for t, _ in picked])
         return self._final[1]
 

@@ -68,12 +68,18 @@ def _trial(number: int, family: str, y: np.ndarray, output: np.ndarray) -> Trial
     return trial
 
 
-def test_the_incumbent_changes_only_for_a_clearly_better_trial_and_others_lose_outputs():
-    rng = np.random.default_rng(1)
+def _regression_search(rng: np.random.Generator) -> tuple[_Search, np.ndarray]:
+    """A search on 300 noisy rows whose trials a test records by hand, and the targets of the
+    rows their validation outputs are for."""
     X = rng.normal(size=(300, 2))
     y = X[:, 0] + rng.normal(0, 1, 300)
     run = _Search(X, y, Task.REGRESSION, [], time.monotonic() + 60, 1, None, None)
-    truth = y[run.result.covered]
+    return run, y[run.result.covered]
+
+
+def test_the_incumbent_changes_only_for_a_clearly_better_trial_and_others_lose_outputs():
+    rng = np.random.default_rng(1)
+    run, truth = _regression_search(rng)
     first = _trial(0, "lightgbm", truth, truth + rng.normal(0, 1.0, 300))
     run._record(first)
     for seed in range(1, 100):  # as good, its errors drawn anew on 30 rows: better by luck
@@ -98,10 +104,7 @@ def test_the_incumbent_changes_only_for_a_clearly_better_trial_and_others_lose_o
 
 def test_the_search_keeps_time_to_refit_what_the_final_model_is_made_of_and_nothing_more():
     rng = np.random.default_rng(4)
-    X = rng.normal(size=(300, 2))
-    y = X[:, 0] + rng.normal(0, 1, 300)
-    run = _Search(X, y, Task.REGRESSION, [], time.monotonic() + 60, 1, None, None)
-    truth = y[run.result.covered]
+    run, truth = _regression_search(rng)
     best = _trial(0, "lightgbm", truth, truth + rng.normal(0, 0.5, 300))
     worse = _trial(1, "random_forest", truth, truth + 2.0 + rng.normal(0, 0.5, 300))
     best.fit_seconds, worse.fit_seconds = 0.2, 1.0
