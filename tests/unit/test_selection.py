@@ -13,7 +13,14 @@ from sklearn import metrics
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.metrics import output_score
-from modeltrain.pipeline.search import REFIT_FACTOR, SearchResult, Trial, _Search
+from modeltrain.pipeline.search import (
+    BAG_REFIT_FACTOR,
+    BAG_REFIT_MARGIN,
+    REFIT_FACTOR,
+    SearchResult,
+    Trial,
+    _Search,
+)
 from modeltrain.pipeline.selection import (
     MIN_ENSEMBLE_GAIN,
     choose,
@@ -120,6 +127,12 @@ def test_the_search_keeps_time_to_refit_what_the_final_model_is_made_of_and_noth
     run._record(opposite)
     assert run._final_members() == [best, opposite]
     assert run._reserve() == pytest.approx(REFIT_FACTOR * 0.3)
+    # A Bag among them (its fold models kept): its refit on all rows is one fit per fold, and
+    # must fit in the budget, so the reserve keeps a margin for the last trial's overrun too.
+    best.models = ["fold model"] * 5
+    assert run._reserve() == pytest.approx(
+        BAG_REFIT_MARGIN + BAG_REFIT_FACTOR * 5 * 0.2 + REFIT_FACTOR * 0.1
+    )
 
 
 def test_a_forest_trial_is_expected_to_cost_by_its_trees_and_the_features_they_weigh():
