@@ -13,8 +13,8 @@ import numpy as np
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.search import SearchResult, Trial, make_folds
 from modeltrain.pipeline.selection import Picked
+from modeltrain.pipeline.trials import SearchResult, Trial, make_folds
 from modeltrain_model.ensemble import Bag, Ensemble
 
 

@@ -16,169 +16,33 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import optuna
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.selection import choose, clearly_better
-from modeltrain_model.ensemble import member_output
+from modeltrain.pipeline.trials import SearchResult, Trial, evaluate, make_folds
 
-CV_FOLDS_SMALL, CV_ROWS_SMALL = 5, 2_000  # up to this many rows: 5-fold cross-validation
-CV_FOLDS_MEDIUM, CV_ROWS_MEDIUM = 3, 20_000  # up to this many: 3 folds; above: one split
-VALIDATION_SHARE = 0.2  # of the training rows, when one split is used
 # Time kept for the final fits, in fold fits of the incumbents: the chosen models are fitted on
 # the training rows, and again on all rows (a fit on more rows costs more).
 REFIT_FACTOR = 2.5
 BAG_REFIT_FACTOR = 1.3  # a Bag is kept as it is, then fitted once more on all rows (more rows)
 # And seconds more for a Bag, whose refit on all rows must fit in the budget (train.py): the last
-# trial ends up to ~0.1 s past where the search meant to stop, and without this margin the same
+# trial ended up to 0.2 s past where the search meant to stop, and without this margin the same
 # Bag was refitted in one run and not in the next (medpar: 0.169 against 0.131 R² held out).
 BAG_REFIT_MARGIN = 0.25
 # A trial may use this share of the time left (less the reserve), so that the refit of what it
 # finds fits in the budget too.
 TRIAL_SHARE = 0.45
-ROUNDS_GROWTH = 1.1  # LightGBM refits on more rows than its folds: this many more rounds
 SKEWED = 1.0  # |skew| of a non-negative regression target from which log1p is tried
 IMBALANCED = 0.2  # share of the rarest class below which balanced class weights are tried
-# Families whose cross-validation models are kept and averaged as the final model (a Bag):
-# boosted trees stopped early on each fold vary from fold to fold, and their average is
-# steadier than one refit; a forest is an average already, a linear model barely varies.
-BAGGED_FAMILIES = frozenset({"lightgbm"})
-# Up to this many searched rows: above, one refit on more rows is about as steady, and a bag
-# of k models costs k times one at prediction (a batch job's 280,000 rows: seconds).
-BAG_MAX_ROWS = 5_000
 # Trials without a clearly better one (selection.clearly_better) after which the search has
 # converged: a small CSV's job then ends before its budget, with the model it would have had.
 PATIENCE = 60
-
-
-@dataclass
-class Trial:
-    number: int
-    family: str
-    params: dict[str, Any]
-    log_target: bool
-    score: float = math.nan
-    seconds: float = 0.0  # the whole evaluation (every fold)
-    fit_seconds: float = 0.0  # one fold's fit, on average
-    rounds: int | None = None  # LightGBM: boosting rounds to refit with
-    output: np.ndarray | None = None  # validation outputs (rows of SearchResult.covered)
-    models: list[Any] | None = None  # its fold models, kept for a Bag (BAGGED_FAMILIES)
-    error: str | None = None
-
-    @property
-    def bag_seconds(self) -> float:
-        """What fitting it as a Bag again costs: one fit per fold."""
-        return self.fit_seconds * len(self.models or [])
-
-    def leaderboard_row(self, task: Task, metric: str) -> dict[str, Any]:
-        params = dict(self.params)
-        if self.rounds is not None:
-            params["n_estimators"] = self.rounds
-        if self.log_target:
-            params["log_target"] = True
-        if self.models:
-            params["bag_folds"] = len(self.models)
-        row: dict[str, Any] = {
-            "trial": self.number,
-            "estimator": families.family_name(self.family, task),
-            metric: None if math.isnan(self.score) else round(self.score, 6),
-            "fitSeconds": round(self.seconds, 3),
-            **{k: round(v, 6) if isinstance(v, float) else v for k, v in params.items()},
-        }
-        if self.error:
-            row["error"] = self.error
-        return row
-
-
-@dataclass
-class SearchResult:
-    trials: list[Trial]  # in the order they ran
-    covered: np.ndarray  # training rows the validation outputs are for
-    validation: str  # "5-fold cross-validation" or "holdout"
-    stopped_early: bool = False  # asked to finish before the budget was spent
-    ranked: list[Trial] = field(default_factory=list)  # finished trials, best first
-    # the trial chosen so far, and each family's: replaced only by one clearly better
-    # (selection.clearly_better); the family incumbents are what an ensemble is made of
-    incumbent: Trial | None = None
-    family_incumbents: dict[str, Trial] = field(default_factory=dict)
-    families: tuple[str, ...] = ()  # the families searched (families.families_for)
-
-    def incumbents(self) -> list[Trial]:
-        """The incumbent first, then the families' other incumbents: what the final model is
-        chosen from (selection.choose), the only trials whose outputs are kept."""
-        first = [self.incumbent] if self.incumbent is not None else []
-        return first + [t for t in self.family_incumbents.values() if t is not self.incumbent]
-
-    def kept(self, trial: Trial) -> bool:
-        return any(trial is t for t in self.incumbents())
-
-
-def make_folds(
-    y: np.ndarray, task: Task, count: int | None = None
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
-    """Cross-validation folds by the row count (``count`` folds when given), or one holdout
-    split on large data; stratified for classes when every class can be in every fold."""
-    rows = len(y)
-    stratify = task == Task.CLASSIFICATION
-    if rows > CV_ROWS_MEDIUM and count is None:
-        index = np.arange(rows)
-        counts = np.bincount(y) if stratify else None
-        strat = y if stratify and counts is not None and counts.min() >= 2 else None
-        fit_idx, val_idx = train_test_split(
-            index, test_size=VALIDATION_SHARE, random_state=0, stratify=strat
-        )
-        return [(np.sort(fit_idx), np.sort(val_idx))], "holdout"
-    k = count or (CV_FOLDS_SMALL if rows <= CV_ROWS_SMALL else CV_FOLDS_MEDIUM)
-    if stratify and np.bincount(y).min() >= k:
-        splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
-    else:
-        splitter = KFold(n_splits=k, shuffle=True, random_state=0)
-    return list(splitter.split(np.zeros(rows), y)), f"{k}-fold cross-validation"
-
-
-def evaluate(
-    trial: Trial,
-    X: np.ndarray,
-    y: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    ctx: families.FitContext,
-    n_classes: int,
-) -> None:
-    """Fit the trial's configuration on each fold and score its validation outputs."""
-    started = time.monotonic()
-    shape = (len(y), n_classes) if ctx.task == Task.CLASSIFICATION else (len(y),)
-    output = np.full(shape, np.nan)
-    fit_times, rounds, models = [], [], []
-    for fit_idx, val_idx in folds:
-        y_fit, y_val = y[fit_idx], y[val_idx]
-        if trial.log_target:
-            y_fit, y_val = np.log1p(y_fit), np.log1p(y_val)
-        fit_started = time.monotonic()
-        model, kept = families.fit(
-            trial.family, trial.params, ctx, X[fit_idx], y_fit, X[val_idx], y_val
-        )
-        fit_times.append(time.monotonic() - fit_started)
-        if kept is not None:
-            rounds.append(kept)
-        models.append(model)
-        out = member_output(model, X[val_idx], ctx.task, n_classes)
-        output[val_idx] = np.expm1(out) if trial.log_target else out
-    covered = np.concatenate([v for _, v in folds])
-    covered.sort()
-    trial.output = output[covered]
-    trial.score = output_score(ctx.task, y[covered], trial.output, n_classes)
-    trial.fit_seconds = float(np.mean(fit_times))
-    trial.rounds = int(np.mean(rounds) * ROUNDS_GROWTH) if rounds else None
-    trial.seconds = time.monotonic() - started
-    if len(folds) > 1 and trial.family in BAGGED_FAMILIES and len(y) <= BAG_MAX_ROWS:
-        trial.models = models
 
 
 def search(

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from modeltrain.constants import Task
 from modeltrain.pipeline.metrics import output_score
-
-if TYPE_CHECKING:  # search.py imports this module
-    from modeltrain.pipeline.search import SearchResult, Trial
+from modeltrain.pipeline.trials import SearchResult, Trial
 
 ENSEMBLE_ROUNDS = 15  # greedy selection steps (members may be picked more than once)
 # A challenger wins when its mean gain over the resamples is this many standard deviations of
@@ -32,7 +29,7 @@ BOOTSTRAP_ROWS = 5_000  # resamples are drawn from at most this many rows (a fix
 MIN_ENSEMBLE_GAIN = 1e-4  # validation score an ensemble must add over the best single model
 
 Score = Callable[[np.ndarray, np.ndarray], float]  # (truth, output) -> higher is better
-Picked = list[tuple["Trial", int]]  # (trial, weight)
+Picked = list[tuple[Trial, int]]  # (trial, weight)
 
 
 def clearly_better(

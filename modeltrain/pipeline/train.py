@@ -21,9 +21,10 @@ from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_co
 from modeltrain.pipeline.final import as_ensemble, describe, fit_members
 from modeltrain.pipeline.guardrails import build_report
 from modeltrain.pipeline.metrics import classification_metrics, primary_metric, regression_metrics
-from modeltrain.pipeline.search import Trial, search
+from modeltrain.pipeline.search import search
 from modeltrain.pipeline.selection import choose
 from modeltrain.pipeline.tasks import clean_target, detect_task
+from modeltrain.pipeline.trials import Trial
 from modeltrain_model.ensemble import Bag, Ensemble
 from modeltrain_model.explain import ExplanationUnavailable, explain
 from modeltrain_model.featurizer import Featurizer

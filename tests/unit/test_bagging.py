@@ -11,7 +11,7 @@ import skops.io
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.final import fit_members
-from modeltrain.pipeline.search import Trial, evaluate, make_folds
+from modeltrain.pipeline.trials import Trial, evaluate, make_folds
 from modeltrain.registry.registry import SKOPS_TRUSTED_TYPES
 from modeltrain_model.ensemble import Bag, Ensemble, member_output
 from tests.unit.test_explain import _check_additive, _pipeline

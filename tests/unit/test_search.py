@@ -7,8 +7,9 @@ import pytest
 from modeltrain.constants import Task
 from modeltrain.pipeline import TrainOptions, train
 from modeltrain.pipeline.families import families_for
-from modeltrain.pipeline.search import make_folds, search
+from modeltrain.pipeline.search import search
 from modeltrain.pipeline.selection import select_weights
+from modeltrain.pipeline.trials import make_folds
 
 
 def test_small_data_is_cross_validated_and_large_data_uses_one_split():

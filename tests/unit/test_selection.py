@@ -13,20 +13,14 @@ from sklearn import metrics
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.metrics import output_score
-from modeltrain.pipeline.search import (
-    BAG_REFIT_FACTOR,
-    BAG_REFIT_MARGIN,
-    REFIT_FACTOR,
-    SearchResult,
-    Trial,
-    _Search,
-)
+from modeltrain.pipeline.search import BAG_REFIT_FACTOR, BAG_REFIT_MARGIN, REFIT_FACTOR, _Search
 from modeltrain.pipeline.selection import (
     MIN_ENSEMBLE_GAIN,
     choose,
     clearly_better,
     select_weights,
 )
+from modeltrain.pipeline.trials import SearchResult, Trial
 from modeltrain_model.featurizer import Featurizer
 
 
