@@ -156,7 +156,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     from modeltrain.client.commands import add_client_commands
 
-    add_client_commands(sub, settings)
+    add_client_commands(parser, sub, settings)
     return parser
 
 

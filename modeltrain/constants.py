@@ -68,13 +68,6 @@ class Task(StrEnum):
     REGRESSION = "regression"
 
 
-# The model families a search may try, as a job's `families` option names them, cheap ones
-# first (the order a search tries their defaults in), and the leaderboard names of the linear
-# one (each task's) that the option takes too.
-FAMILIES = ("linear", "lightgbm", "extra_trees", "random_forest")
-FAMILY_ALIASES = {"logistic_regression": "linear", "ridge": "linear"}
-
-
 # Progress (percent) at which each stage starts; progress never goes down.
 STAGE_PROGRESS: dict[Stage, int] = {
     Stage.UPLOADING: 0,

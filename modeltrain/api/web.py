@@ -17,3 +17,8 @@ def install_web(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        """For clients that ask for it without reading the page's icon link."""
+        return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")

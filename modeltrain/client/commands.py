@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from modeltrain.client.http import ServiceClient, ServiceError
-from modeltrain.constants import FAMILIES
+from modeltrain_model import families
 
 if TYPE_CHECKING:
     from modeltrain.config import Settings
@@ -277,89 +277,102 @@ def _predict_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_client_commands(sub: argparse._SubParsersAction, settings: Settings) -> None:
-    """Register the client commands, each with --url and --api-key."""
+def add_client_commands(
+    parser: argparse.ArgumentParser, sub: argparse._SubParsersAction, settings: Settings
+) -> None:
+    """Register the client commands. --url and --api-key apply to every one of them and may
+    come before the command (`modeltrain --url … models`, as in git or kubectl) or after it;
+    only the top-level parser holds their defaults, so that a value given before the command is
+    not overwritten by a subcommand's default."""
+    _connection_options(parser, settings, defaults=True)
+    connection = argparse.ArgumentParser(add_help=False)
+    _connection_options(connection, settings, defaults=False)
 
-    def connection(defaults: bool) -> argparse.ArgumentParser:
-        """--url and --api-key; a subcommand's copy has no defaults, so that the values given
-        to its parent command (`models --url … alias …`) are kept."""
-        parent = argparse.ArgumentParser(add_help=False)
-        url = settings.url if defaults else argparse.SUPPRESS
-        key = settings.api_key if defaults else argparse.SUPPRESS
-        parent.add_argument("--url", default=url, help=f"the service (MODELTRAIN_URL; {url})")
-        parent.add_argument("--api-key", default=key, help="API key (MODELTRAIN_API_KEY)")
-        return parent
+    def client_parser(
+        name: str, help_text: str, under: argparse._SubParsersAction = sub
+    ) -> argparse.ArgumentParser:
+        return under.add_parser(name, help=help_text, parents=[connection])
 
-    with_defaults, without_defaults = connection(True), connection(False)
+    _add_job_commands(client_parser)
+    _add_model_commands(client_parser)
+    _add_predict_command(client_parser)
 
-    def client_parser(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, parents=[with_defaults])
 
-    def run(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-        return lambda args, _settings: _guard(command, args)
+def _connection_options(
+    parser: argparse.ArgumentParser, settings: Settings, *, defaults: bool
+) -> None:
+    url = settings.url if defaults else argparse.SUPPRESS
+    key = settings.api_key if defaults else argparse.SUPPRESS
+    parser.add_argument("--url", default=url, help=f"the service (MODELTRAIN_URL; {settings.url})")
+    parser.add_argument("--api-key", default=key, help="API key (MODELTRAIN_API_KEY)")
 
-    def job_options(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--target", help="column to predict (default: the last one)")
-        parser.add_argument("--task", choices=["auto", "classification", "regression"])
-        parser.add_argument("--model-name", help="registry name (default: from the file name)")
-        parser.add_argument("--time-budget", type=float, help="seconds of model search")
-        parser.add_argument(
-            "--families",
-            help=f"model families to search, comma-separated: {', '.join(FAMILIES)} "
-            "(default: all that suit the data)",
-        )
-        parser.add_argument(
-            "--wait", action=argparse.BooleanOptionalAction, default=True,
-            help="follow training to the end (default) and print the modelId",
-        )  # fmt: skip
 
+def _run(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    return lambda args, _settings: _guard(command, args)
+
+
+def _job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", help="column to predict (default: the last one)")
+    parser.add_argument("--task", choices=["auto", "classification", "regression"])
+    parser.add_argument("--model-name", help="registry name (default: from the file name)")
+    parser.add_argument("--time-budget", type=float, help="seconds of model search")
+    parser.add_argument(
+        "--families",
+        help=f"model families to search, comma-separated: {', '.join(families.names())} "
+        "(default: all that suit the data)",
+    )
+    parser.add_argument(
+        "--wait", action=argparse.BooleanOptionalAction, default=True,
+        help="follow training to the end (default) and print the modelId",
+    )  # fmt: skip
+
+
+def _add_job_commands(client_parser: Callable[..., argparse.ArgumentParser]) -> None:
     train = client_parser("train", "upload a CSV and train a model on it")
     train.add_argument("file")
-    job_options(train)
+    _job_options(train)
     train.add_argument(
         "--force", action="store_true", help="train even if the same file and options were"
     )
-    train.set_defaults(func=run(cmd_train))
+    train.set_defaults(func=_run(cmd_train))
 
     retrain = client_parser("retrain", "train again on a finished job's data, other options")
     retrain.add_argument("tracking_id")
-    job_options(retrain)
-    retrain.set_defaults(func=run(cmd_retrain))
+    _job_options(retrain)
+    retrain.set_defaults(func=_run(cmd_retrain))
 
     status = client_parser("status", "all jobs as a table, or one job")
     status.add_argument("tracking_id", nargs="?")
     status.add_argument("--limit", type=int, default=50)
-    status.set_defaults(func=run(cmd_status))
+    status.set_defaults(func=_run(cmd_status))
 
     jobs = client_parser("jobs", "finished jobs")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
-    forget = jobs_sub.add_parser(
-        "delete", help="forget a finished job (its model stays)", parents=[without_defaults]
-    )
+    forget = client_parser("delete", "forget a finished job (its model stays)", jobs_sub)
     forget.add_argument("tracking_id")
-    forget.set_defaults(func=run(cmd_jobs_delete))
+    forget.set_defaults(func=_run(cmd_jobs_delete))
 
+
+def _add_model_commands(client_parser: Callable[..., argparse.ArgumentParser]) -> None:
     models = client_parser("models", "registered models and their versions (alias, delete)")
-    models.set_defaults(func=run(cmd_models))
+    models.set_defaults(func=_run(cmd_models))
     models_sub = models.add_subparsers(dest="models_command")
-    alias = models_sub.add_parser(
-        "alias", help="point an alias at a version, or --remove it", parents=[without_defaults]
-    )
+    alias = client_parser("alias", "point an alias at a version, or --remove it", models_sub)
     alias.add_argument("name")
     alias.add_argument("alias", help="e.g. champion, staging")
     alias.add_argument("version", nargs="?")
     alias.add_argument("--remove", action="store_true", help="remove the alias")
-    alias.set_defaults(func=run(cmd_models_alias))
-    delete = models_sub.add_parser(
-        "delete", help="delete a version (admin key)", parents=[without_defaults]
-    )
+    alias.set_defaults(func=_run(cmd_models_alias))
+    delete = client_parser("delete", "delete a version (admin key)", models_sub)
     delete.add_argument("name")
     delete.add_argument("version")
     delete.add_argument(
         "--force", action="store_true", help="also when aliases point at it (they go too)"
     )
-    delete.set_defaults(func=run(cmd_models_delete))
+    delete.set_defaults(func=_run(cmd_models_delete))
 
+
+def _add_predict_command(client_parser: Callable[..., argparse.ArgumentParser]) -> None:
     predict = client_parser("predict", "predict the rows of a CSV file")
     predict.add_argument("model_id", help="models:/<name>/<version> or models:/<name>@<alias>")
     predict.add_argument("file", nargs="?", help="a CSV to predict in one request")
@@ -368,7 +381,7 @@ def add_client_commands(sub: argparse._SubParsersAction, settings: Settings) -> 
     )
     predict.add_argument("-o", "--output", help="write the predictions (CSV) here")
     predict.add_argument("--probabilities", action="store_true", help="add class probabilities")
-    predict.set_defaults(func=run(cmd_predict))
+    predict.set_defaults(func=_run(cmd_predict))
 
 
 def _guard(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

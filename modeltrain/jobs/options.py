@@ -4,10 +4,11 @@ the settings; each refusal names its field."""
 from __future__ import annotations
 
 from modeltrain.config import Settings
-from modeltrain.constants import FAMILIES, FAMILY_ALIASES, Task
+from modeltrain.constants import Task
 from modeltrain.exceptions import InvalidInput
 from modeltrain.jobs.models import JobOptions
 from modeltrain.registry.model_ids import safe_model_name
+from modeltrain_model import families as family_registry
 
 
 def parse_task(task: str | None) -> Task:
@@ -31,23 +32,27 @@ def check_budget(settings: Settings, budget: float | None) -> float:
 
 def parse_families(families: str | list[str] | None) -> tuple[str, ...] | None:
     """A job's `families` option: a comma-separated list (or a JSON list) of the model families
-    to search, None for all of them. The leaderboard's names of the linear family
-    (`logistic_regression`, `ridge`) are taken for `linear`."""
+    to search, by their names or aliases (the linear family's leaderboard names), None for all
+    of them; in the registry's order."""
     if families is None:
         return None
     names = families.split(",") if isinstance(families, str) else families
     asked = [n.strip().lower() for n in names if n.strip()]
     if not asked:
         return None
-    unknown = [n for n in asked if FAMILY_ALIASES.get(n, n) not in FAMILIES]
+    chosen, unknown = set(), []
+    for name in asked:
+        try:
+            chosen.add(family_registry.resolve(name))
+        except family_registry.UnknownFamily:
+            unknown.append(name)
     if unknown:
         raise InvalidInput(
             f"families: unknown {', '.join(map(repr, unknown))}; the families are: "
-            + ", ".join(FAMILIES),
+            + ", ".join(family_registry.names()),
             field="families",
         )
-    chosen = {FAMILY_ALIASES.get(n, n) for n in asked}
-    return tuple(f for f in FAMILIES if f in chosen)
+    return tuple(f for f in family_registry.names() if f in chosen)
 
 
 def clean_target(target: str | None) -> str | None:

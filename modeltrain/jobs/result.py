@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from modeltrain.pipeline import TrainedModel
+from modeltrain.pipeline.final import notable
 from modeltrain.pipeline.guardrails import summary as guardrails_summary
 from modeltrain.registry import RegisteredModel
 from modeltrain.registry.champion import ChampionDecision
@@ -28,7 +29,7 @@ def build_result(
         "metrics": trained.metrics,
         "primaryMetric": trained.primary_metric,
         "estimator": trained.estimator,
-        "leaderboard": trained.leaderboard[:RESULT_LEADERBOARD_ROWS],
+        "leaderboard": notable(trained.leaderboard, RESULT_LEADERBOARD_ROWS),
         "search": trained.search,
         "classes": trained.classes,
         "trainSeconds": round(trained.train_seconds, 3),

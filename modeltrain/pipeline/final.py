@@ -65,7 +65,7 @@ def fit_members(
 def _fold_models(
     trial: Trial, ctx: families.FitContext, M: np.ndarray, y: np.ndarray, k: int
 ) -> list[Any]:
-    folds, _ = make_folds(y, ctx.task, count=k)
+    folds, _ = make_folds(y, Task(ctx.task), count=k)
     return [
         families.fit(trial.family, trial.params, ctx, M[fit], y[fit], M[val], y[val])[0]
         for fit, val in folds
@@ -84,7 +84,7 @@ def as_ensemble(fitted: list[FittedMember], task: Task, classes: list[Any] | Non
     return Ensemble(
         members=[m.model for m in fitted],
         weights=[float(m.weight) for m in fitted],
-        names=[families.family_name(m.trial.family, task) for m in fitted],
+        names=[families.label(m.trial.family, task) for m in fitted],
         task=task.value,
         classes=classes,
         log_target=[m.trial.log_target for m in fitted],
@@ -94,15 +94,38 @@ def as_ensemble(fitted: list[FittedMember], task: Task, classes: list[Any] | Non
 def describe(
     found: SearchResult, picked: Picked, score: float, task: Task, metric: str
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
-    """The chosen model's name and params, and the leaderboard (an ensemble first, then the
-    trials best first, then the ones that failed)."""
-    leaderboard = [t.leaderboard_row(task, metric) for t in found.ranked]
-    leaderboard += [t.leaderboard_row(task, metric) for t in found.trials if t.error]
+    """The chosen model's name and params, and the leaderboard: an ensemble first, then the
+    trials best first, then the ones that failed. The chosen model's row says `"role":
+    "chosen"` (an ensemble's members say `"member"`, with their weight), and each family's
+    best row says `"familyBest": true`."""
+    chosen = {t.number: w for t, w in picked}
+    leaderboard, best_of = [], set()
+    for trial in [*found.ranked, *(t for t in found.trials if t.error)]:
+        row = trial.leaderboard_row(task, metric)
+        if trial.number in chosen:
+            row["role"] = "chosen" if len(picked) == 1 else "member"
+            if len(picked) > 1:
+                row["weight"] = chosen[trial.number]
+        if not trial.error and trial.family not in best_of:
+            best_of.add(trial.family)
+            row["familyBest"] = True
+        leaderboard.append(row)
     if len(picked) == 1:
         params = picked[0][0].leaderboard_row(task, metric)
         for key in ("trial", "estimator", metric, "fitSeconds"):
             params.pop(key, None)
-        return families.family_name(picked[0][0].family, task), params, leaderboard
-    members = ", ".join(f"{families.family_name(t.family, task)}#{t.number}×{w}" for t, w in picked)
-    ensemble = {"trial": None, "estimator": "ensemble", metric: round(score, 6), "members": members}
+        return families.label(picked[0][0].family, task), params, leaderboard
+    members = ", ".join(f"{families.label(t.family, task)}#{t.number}×{w}" for t, w in picked)
+    ensemble = {"trial": None, "estimator": "ensemble", metric: round(score, 6),
+                "members": members, "role": "chosen"}  # fmt: skip
     return "ensemble", {"members": members}, [ensemble, *leaderboard]
+
+
+def notable(leaderboard: list[dict[str, Any]], first: int) -> list[dict[str, Any]]:
+    """The best `first` rows of a leaderboard, and beyond them the rows that explain the
+    choice: the chosen model's (or its members') and each family's best."""
+    return [
+        row
+        for i, row in enumerate(leaderboard)
+        if i < first or row.get("role") or row.get("familyBest")
+    ]

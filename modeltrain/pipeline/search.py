@@ -92,7 +92,7 @@ class _Search:
         self.result = SearchResult([], covered, validation, families=self.families)
         self.improved_at = 0  # the trial count when the incumbent last changed
         self.last_seconds: dict[str, float] = {}  # family -> its latest trial's duration
-        self.work_seconds: dict[str, float] = {}  # family -> that per unit of families.work
+        self.work_seconds: dict[str, float] = {}  # family -> that per unit of Family.work
         self.interrupted: Exception | None = None  # raised by a caller's callback mid-trial
         self._final: tuple[tuple[int, ...], list[Trial]] = ((), [])  # incumbents' ids, choice
 
@@ -118,33 +118,19 @@ class _Search:
         return self.result
 
     def _first_trials(self) -> list[dict[str, Any]]:
-        """Each family's default configuration, and LightGBM's with what the data opens up:
-        random split thresholds on small data, category codes as ordered numbers, a Poisson
-        objective and a log scale for a skewed target."""
-        lightgbm: dict[str, Any] = {}
-        if self.rows <= families.RANDOM_SPLITS_MAX_ROWS:
-            lightgbm["extra_trees"] = False
-        if self.space.categorical:
-            lightgbm["categorical"] = families.CATEGORY_SPLITS[0]
-        if self.space.count_like:
-            lightgbm["objective"] = families.OBJECTIVES[0]
-        firsts = [(family, False, lightgbm if family == "lightgbm" else {})
-                  for family in self.families]  # fmt: skip
-        boosted = "lightgbm" in self.families
-        if boosted and self.space.categorical:
-            firsts.append(("lightgbm", False, {**lightgbm, "categorical": "ordinal"}))
-        if boosted and self.rows <= families.RANDOM_SPLITS_MAX_ROWS:
-            firsts.append(("lightgbm", False, {**lightgbm, "extra_trees": True}))
-        if boosted and self.space.count_like:
-            firsts.append(("lightgbm", False, {**lightgbm, "objective": "poisson"}))
-            firsts.append(("lightgbm", True, {k: v for k, v in lightgbm.items()
-                                              if k != "objective"}))  # fmt: skip
+        """Each family's default configuration, then each family's variations of it (what the
+        data opens up: random split thresholds on small data, category codes as ordered
+        numbers, a Poisson objective and a log scale for a skewed target)."""
+        columns = self.X.shape[1]
+        defaults = {f: families.get(f).defaults(self.task, self.space, columns)
+                    for f in self.families}  # fmt: skip
+        firsts = [(family, False, defaults[family]) for family in self.families]
+        for family in self.families:
+            for log_target, change in families.get(family).variations(self.task, self.space):
+                params = {k: v for k, v in {**defaults[family], **change}.items() if v is not None}
+                firsts.append((family, log_target, params))
         out = []
-        for family, log_target, extra in firsts:
-            params = {
-                **families.default_params(family, self.task, self.rows, self.X.shape[1]),
-                **extra,
-            }
+        for family, log_target, params in firsts:
             first: dict[str, Any] = {
                 "family": family,
                 **{f"{family}.{k}": v for k, v in params.items()},
@@ -205,14 +191,14 @@ class _Search:
         )
         # a Poisson objective (a log link) on log1p(y) would take the log twice: one or the other
         space = dataclasses.replace(self.space, count_like=False) if log_target else self.space
-        params = families.suggest_params(ot, family, self.task, space)
+        params = families.get(family).suggest(ot, self.task, space)
         weights = ot.suggest_categorical("class_weight", ["none", "balanced"]) if (
             self.imbalanced
         ) else "none"  # fmt: skip
         if weights != "none":
             params["class_weight"] = weights
         remaining = self._time_left()
-        expected = self.work_seconds.get(family, 0.0) * families.work(family, params)
+        expected = self.work_seconds.get(family, 0.0) * families.get(family).work(params)
         if self.result.trials and expected > remaining:
             raise optuna.TrialPruned()  # this configuration would not finish in time
         trial = Trial(ot.number, family, params, log_target)
@@ -222,7 +208,7 @@ class _Search:
         )  # fmt: skip
         try:
             evaluate(trial, self.X, self.y, self.folds, ctx, self.n_classes)
-        except families.FIT_ERRORS as exc:  # one configuration failing is a finding
+        except families.fit_errors() as exc:  # one configuration failing is a finding
             trial.error = f"{type(exc).__name__}: {exc}"[:300]
         self._record(trial)
         self._report()
@@ -232,7 +218,9 @@ class _Search:
         result = self.result
         result.trials.append(trial)
         self.last_seconds[trial.family] = trial.seconds
-        self.work_seconds[trial.family] = trial.seconds / families.work(trial.family, trial.params)
+        self.work_seconds[trial.family] = trial.seconds / families.get(trial.family).work(
+            trial.params
+        )
         if math.isnan(trial.score):
             return
         if self._replaces(trial, result.family_incumbents.get(trial.family)):

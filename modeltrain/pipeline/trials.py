@@ -22,10 +22,6 @@ CV_FOLDS_SMALL, CV_ROWS_SMALL = 5, 2_000  # up to this many rows: 5-fold cross-v
 CV_FOLDS_MEDIUM, CV_ROWS_MEDIUM = 3, 20_000  # up to this many: 3 folds; above: one split
 VALIDATION_SHARE = 0.2  # of the training rows, when one split is used
 ROUNDS_GROWTH = 1.1  # LightGBM refits on more rows than its folds: this many more rounds
-# Families whose cross-validation models are kept and averaged as the final model (a Bag):
-# boosted trees stopped early on each fold vary from fold to fold, and their average is
-# steadier than one refit; a forest is an average already, a linear model barely varies.
-BAGGED_FAMILIES = frozenset({"lightgbm"})
 # Up to this many searched rows: above, one refit on more rows is about as steady, and a bag
 # of k models costs k times one at prediction (a batch job's 280,000 rows: seconds).
 BAG_MAX_ROWS = 5_000
@@ -42,7 +38,7 @@ class Trial:
     fit_seconds: float = 0.0  # one fold's fit, on average
     rounds: int | None = None  # LightGBM: boosting rounds to refit with
     output: np.ndarray | None = None  # validation outputs (rows of SearchResult.covered)
-    models: list[Any] | None = None  # its fold models, kept for a Bag (BAGGED_FAMILIES)
+    models: list[Any] | None = None  # its fold models, kept for a Bag (Family.bagged)
     error: str | None = None
 
     @property
@@ -60,7 +56,7 @@ class Trial:
             params["bag_folds"] = len(self.models)
         row: dict[str, Any] = {
             "trial": self.number,
-            "estimator": families.family_name(self.family, task),
+            "estimator": families.label(self.family, task),
             metric: None if math.isnan(self.score) else round(self.score, 6),
             "fitSeconds": round(self.seconds, 3),
             **{k: round(v, 6) if isinstance(v, float) else v for k, v in params.items()},
@@ -146,9 +142,9 @@ def evaluate(
     covered = np.concatenate([v for _, v in folds])
     covered.sort()
     trial.output = output[covered]
-    trial.score = output_score(ctx.task, y[covered], trial.output, n_classes)
+    trial.score = output_score(Task(ctx.task), y[covered], trial.output, n_classes)
     trial.fit_seconds = float(np.mean(fit_times))
     trial.rounds = int(np.mean(rounds) * ROUNDS_GROWTH) if rounds else None
     trial.seconds = time.monotonic() - started
-    if len(folds) > 1 and trial.family in BAGGED_FAMILIES and len(y) <= BAG_MAX_ROWS:
+    if len(folds) > 1 and families.get(trial.family).bagged and len(y) <= BAG_MAX_ROWS:
         trial.models = models

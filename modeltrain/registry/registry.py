@@ -27,6 +27,7 @@ from mlflow.models import infer_signature
 
 from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
+from modeltrain.pipeline.final import notable
 from modeltrain.registry import champion
 from modeltrain.registry.champion import TAG_METRIC, TAG_METRIC_VALUE, ChampionDecision
 from modeltrain.registry.dataset import training_dataset
@@ -37,44 +38,27 @@ from modeltrain.registry.reading import (
     TAG_TRACKING_ID,
     RegistryReader,
 )
+from modeltrain_model import families
 
 if TYPE_CHECKING:
     from modeltrain.pipeline import TrainedModel
 
 log = logging.getLogger(__name__)
 
-# Types inside our pipelines that skops must be told to trust when it (de)serialises them
-# (a unit test checks that a trained pipeline holds no others).
-SKOPS_TRUSTED_TYPES = [
-    "modeltrain_model.featurizer.Featurizer",
-    "modeltrain_model.ensemble.Ensemble",
-    "modeltrain_model.ensemble.Bag",
-    "modeltrain_model.linear_encoder.LinearEncoder",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-    "lightgbm.basic.Booster",
-    "sklearn.tree._tree.Tree",
-    "collections.OrderedDict",
-    "collections.defaultdict",
-    "numpy.dtype",
-    "builtins.slice",
-]
 CANDIDATE_LOG_THREADS = 8  # concurrent requests: the search's nested runs, the stored CSV
 # Candidates logged as nested runs, best first: each costs three requests (~0.1 s of the
 # server's time, measured); the leaderboard table artifact lists every one.
 NESTED_RUNS = 50
 
 
-# What a registered version needs to load and predict anywhere, beside the code it carries
-# (``modeltrain_model``, imported by the pipeline): explicit, because MLflow's own inference of
-# requirements takes seconds per model. scipy and joblib come with scikit-learn.
-MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "skops")
-
-
-def _pip_requirements() -> list[str]:
+def _pip_requirements(pipeline: Any) -> list[str]:
+    """What a registered version needs to load and predict anywhere, beside the code it carries
+    (``modeltrain_model``): the common packages and those of the families it holds, explicit
+    because MLflow's own inference of requirements takes seconds per model."""
     from importlib.metadata import version
 
-    return [f"{pkg}=={version(pkg)}" for pkg in MODEL_REQUIREMENTS]
+    held = pipeline.named_steps["model"].names or []
+    return [f"{pkg}=={version(pkg)}" for pkg in families.requirements(held)]
 
 
 @contextlib.contextmanager
@@ -221,9 +205,9 @@ class Registry(RegistryReader):
                     name="model",
                     signature=signature,
                     input_example=trained.input_example,
-                    pip_requirements=_pip_requirements(),
+                    pip_requirements=_pip_requirements(trained.pipeline),
                     code_paths=code_paths,
-                    skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                    skops_trusted_types=families.trusted_types(),
                 )
             for done in background:
                 done.result()  # the first error, if any, fails the job
@@ -271,7 +255,7 @@ class Registry(RegistryReader):
                     TAG_TRACKING_ID: job_id,
                 },
             )
-            skip = {"trial", "estimator", metric, "fitSeconds", "error"}
+            skip = {"trial", "estimator", metric, "fitSeconds", "error", "role", "familyBest"}
             params = [Param(k, str(v)[:6000]) for k, v in row.items() if k not in skip]
             metrics = [Metric("fit_seconds", float(row.get("fitSeconds") or 0.0), now, 0)]
             if row.get(metric) is not None:
@@ -280,7 +264,7 @@ class Registry(RegistryReader):
             status = "FAILED" if row.get("error") else "FINISHED"
             self._client.set_terminated(run.info.run_id, status=status)
 
-        return [pool.submit(log_one, row) for row in trained.leaderboard[:NESTED_RUNS]]
+        return [pool.submit(log_one, row) for row in notable(trained.leaderboard, NESTED_RUNS)]
 
     def _store_csv(self, run_id: str, raw_csv: bytes) -> None:
         """The uploaded bytes, kept with the run for retraining (Registry.stored_csv)."""

@@ -48,7 +48,7 @@ def warm_up(ctx: WorkerContext) -> None:
 
     from modeltrain.pipeline.train import TrainOptions, train
     from modeltrain.registry import plots
-    from modeltrain.registry.registry import SKOPS_TRUSTED_TYPES
+    from modeltrain_model import families
     from modeltrain_model.explain import explain
 
     frame = _frame()
@@ -65,7 +65,7 @@ def warm_up(ctx: WorkerContext) -> None:
             f"{tmp}/model",
             signature=signature,
             pip_requirements=[],
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            skops_trusted_types=families.trusted_types(),
         )
         # The registration gate's load and predict (Registry.verify): pyfunc's loader, skops.
         mlflow.pyfunc.load_model(f"{tmp}/model", suppress_warnings=True).predict(X.head(5))
@@ -85,17 +85,19 @@ def _every_family(featurizer: Any, X: pd.DataFrame, yes: pd.Series) -> Any:
     from sklearn.pipeline import Pipeline
 
     from modeltrain.constants import Task
-    from modeltrain.pipeline import families
+    from modeltrain_model import families
     from modeltrain_model.ensemble import Ensemble
 
     M, y = featurizer.transform(X), yes.to_numpy(dtype=int)
-    fit = families.FitContext(Task.CLASSIFICATION, featurizer.categorical_indices_, 1, math.inf)
+    task = Task.CLASSIFICATION
+    ctx = families.FitContext(task, featurizer.categorical_indices_, 1, math.inf)
+    space, names = families.Space(len(y)), families.names()
     members = [
-        families.fit(name, families.default_params(name, Task.CLASSIFICATION, len(y)), fit, M, y)[0]
-        for name in families.FAMILIES
+        family.fit(family.defaults(task, space, M.shape[1]), ctx, M, y)[0]
+        for family in families.all_families()
     ]
     ensemble = Ensemble(members=members, weights=[1.0] * len(members),
-                        names=list(families.FAMILIES), task=Task.CLASSIFICATION.value,
+                        names=list(names), task=task.value,
                         classes=["no", "yes"], log_target=[False] * len(members))  # fmt: skip
     return Pipeline([("features", featurizer), ("model", ensemble)])
 

@@ -97,6 +97,21 @@ def test_refusals_and_an_unreachable_service_are_clear_errors(stack, tmp_path):
     assert gone.returncode == 1 and "cannot reach" in gone.stderr
 
 
+def test_connection_options_work_before_the_command_as_after_it(stack):
+    def modeltrain(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "modeltrain", *args],
+            capture_output=True, text=True, timeout=60, env=stack.env,
+        )  # fmt: skip
+
+    assert modeltrain("--url", stack.api_url, "models").returncode == 0
+    # given before, kept through a nested command; given after, it wins
+    nested = modeltrain("--url", "http://127.0.0.1:9", "models", "alias", "m", "champion", "1")
+    assert nested.returncode == 1 and "cannot reach" in nested.stderr
+    after = modeltrain("--url", "http://127.0.0.1:9", "models", "--url", stack.api_url)
+    assert after.returncode == 0, after.stderr
+
+
 def test_the_lifecycle_commands(stack, tmp_path):
     path = tmp_path / "cli life.csv"
     classification_frame(rows=150, seed=31).to_csv(path, index=False)

@@ -158,6 +158,8 @@ PREDICT_CASES = [
     ({"modelId": "models:/nope/1", "dataframe_split": {"data": [[1]]}}, 422, "'columns'"),
     ({"modelId": "models:/nope/1", "dataframe_split": {"columns": ["a"], "data": 5}}, 422, "len"),
     ([1, 2], 422, "JSON object"),
+    ({"modelId": "models:/nope/1", "inputs": [{"a": 1}], "explain": "yes"}, 422, "explain must"),
+    ({"modelId": "models:/nope/1", "inputs": [{"a": 1}], "probabilities": 1}, 422, "probabilities"),
 ]
 
 
@@ -176,6 +178,23 @@ def test_a_body_that_is_not_json_is_422(stack):
             headers={"content-type": "application/json"},
         )
     assert answer.status_code == 422 and "not valid JSON" in answer.json()["error"]
+
+
+def test_a_flag_in_a_csv_requests_query_must_read_as_true_or_false(stack):
+    with stack.http() as client:
+        answer = client.post(
+            "/api/model-inference/predict?modelId=models:/nope/1&explain=maybe",
+            content=b"a\n1\n",
+            headers={"content-type": "text/csv"},
+        )
+    assert answer.status_code == 422 and "explain must be true or false" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("body", [{"timeBudget": "30"}, {"families": "lightgbm"}])
+def test_a_retrain_body_field_of_the_wrong_json_type_is_refused_naming_it(stack, body):
+    with stack.http() as client:
+        answer = client.post("/api/model-train/nope/retrain", json=body)
+    assert answer.status_code == 422 and next(iter(body)) in answer.json()["error"]
 
 
 def test_cancelling_an_unknown_job_is_404(stack):

@@ -12,8 +12,8 @@ from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.final import fit_members
 from modeltrain.pipeline.trials import Trial, evaluate, make_folds
-from modeltrain.registry.registry import SKOPS_TRUSTED_TYPES
 from modeltrain_model.ensemble import Bag, Ensemble, member_output
+from modeltrain_model.families import trusted_types
 from tests.unit.test_explain import _check_additive, _pipeline
 
 
@@ -80,6 +80,6 @@ def test_an_ensemble_with_a_bag_adds_up_to_its_prediction_and_survives_skops(kin
     model.log_target = model.log_target[:2]
     _check_additive(pipeline, df)
     data = skops.io.dumps(pipeline)
-    assert set(skops.io.get_untrusted_types(data=data)) <= set(SKOPS_TRUSTED_TYPES)
-    loaded = skops.io.loads(data, trusted=SKOPS_TRUSTED_TYPES)
+    assert set(skops.io.get_untrusted_types(data=data)) <= set(trusted_types())
+    loaded = skops.io.loads(data, trusted=trusted_types())
     np.testing.assert_array_equal(loaded.predict(df.head(20)), pipeline.predict(df.head(20)))

@@ -6,8 +6,8 @@ import skops.io
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.registry.registry import SKOPS_TRUSTED_TYPES
 from modeltrain_model.ensemble import Ensemble, member_output
+from modeltrain_model.families import trusted_types
 
 
 def _data(task: Task, rows: int = 300):
@@ -24,7 +24,7 @@ def _data(task: Task, rows: int = 300):
 def _fit_all(task: Task, X, y):
     ctx = families.FitContext(task, [3], threads=1, deadline=math.inf)
     out = {}
-    for family in families.FAMILIES:
+    for family in families.names():
         params = families.default_params(family, task, len(y))
         if family == "lightgbm":
             params["n_estimators"] = 50
@@ -68,8 +68,8 @@ def test_every_type_in_a_trained_ensemble_is_one_skops_is_told_to_trust():
                             classes=[0, 1, 2] if task == Task.CLASSIFICATION else None,
                             log_target=[False] * len(models))  # fmt: skip
         untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(ensemble))
-        assert set(untrusted) <= set(SKOPS_TRUSTED_TYPES)
-        loaded = skops.io.loads(skops.io.dumps(ensemble), trusted=SKOPS_TRUSTED_TYPES)
+        assert set(untrusted) <= set(trusted_types())
+        loaded = skops.io.loads(skops.io.dumps(ensemble), trusted=trusted_types())
         np.testing.assert_allclose(loaded.predict(X[:5]) if task == Task.REGRESSION else
                                    loaded.predict_proba(X[:5]),
                                    ensemble.predict(X[:5]) if task == Task.REGRESSION else

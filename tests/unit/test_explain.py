@@ -9,9 +9,9 @@ from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.registry.registry import SKOPS_TRUSTED_TYPES
 from modeltrain_model.ensemble import Ensemble
 from modeltrain_model.explain import explain
+from modeltrain_model.families import trusted_types
 from modeltrain_model.featurizer import Featurizer
 
 COLUMNS = ["x", "noise", "colour", "when", "note"]
@@ -131,7 +131,7 @@ OLD_TRUSTED_TYPES = [
     "modeltrain.pipeline.featurizer.Featurizer",
     "modeltrain.pipeline.ensemble.Ensemble",
     "modeltrain.pipeline.linear_encoder.LinearEncoder",
-    *(name for name in SKOPS_TRUSTED_TYPES if not name.startswith("modeltrain_model.")),
+    *(name for name in trusted_types() if not name.startswith("modeltrain_model.")),
 ]
 
 

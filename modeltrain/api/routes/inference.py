@@ -31,7 +31,10 @@ from modeltrain.serving.predictor import (
 
 router = APIRouter(prefix="/api/model-inference", tags=["inference"])
 
-_TRUE = {"1", "true", "yes"}
+# A flag in a CSV request's query string, as FastAPI reads a boolean query parameter.
+_QUERY_FLAGS = {"": False, "0": False, "false": False, "no": False, "off": False,
+                "1": True, "true": True, "yes": True, "on": True}  # fmt: skip
+FLAGS = ("probabilities", "explain")  # the request's boolean fields
 INLINE_ROWS = 16  # rows a pipeline of ours predicts on the event loop (see MicroBatcher)
 INLINE_BODY_BYTES = 256 * 1024  # JSON bodies parsed on the event loop; larger ones in a thread
 
@@ -66,11 +69,12 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], R
         params = request.query_params
         if "modelId" not in params:
             raise InvalidInput("a text/csv body needs ?modelId=… in the URL", field="modelId")
-        body = {
-            "modelId": params["modelId"],
-            "probabilities": params.get("probabilities", "").lower() in _TRUE,
-            "explain": params.get("explain", "").lower() in _TRUE,
-        }
+        body: dict[str, Any] = {"modelId": params["modelId"]}
+        for name in FLAGS:
+            flag = _QUERY_FLAGS.get(params.get(name, "").strip().lower())
+            if flag is None:
+                raise InvalidInput(f"{name} must be true or false", field=name)
+            body[name] = flag
         return body, await run_in_threadpool(frame_from_csv, raw, max_rows)
     try:
         body = (
@@ -84,6 +88,9 @@ async def _read_body(request: Request, max_rows: int) -> tuple[dict[str, Any], R
         raise InvalidInput("the body must be a JSON object", field="body")
     if "modelId" not in body:
         raise InvalidInput("modelId is required", field="modelId")
+    for name in FLAGS:
+        if not isinstance(body.get(name, False), bool):
+            raise InvalidInput(f"{name} must be a JSON boolean (true or false)", field=name)
     # Work that grows with the rows runs in a worker thread, so that one large request does not
     # hold up every other request on the event loop; small ones stay inline (no thread hop).
     split = body.get("dataframe_split")
@@ -136,10 +143,10 @@ async def predict_route(request: Request) -> Response:
     body, rows = await _read_body(request, services.settings.max_predict_rows)
     started = time.perf_counter()
     model = await _model(services, body.get("modelId", ""))
-    probabilities = bool(body.get("probabilities", False))
+    probabilities = body.get("probabilities", False)
     if probabilities:
         check_probabilities(model)
-    explain = bool(body.get("explain", False))
+    explain = body.get("explain", False)
     if explain:
         check_explainable(model)
     data = await _frame(rows, model)

@@ -12,7 +12,7 @@ from modeltrain import __version__
 from modeltrain.api.auth import caller_of
 from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
-from modeltrain.constants import FAMILIES
+from modeltrain_model import families
 
 router = APIRouter(prefix="/api", tags=["models"])
 
@@ -28,7 +28,7 @@ def info(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
             "maxChunkBytes": settings.max_chunk_bytes,
             "defaultTimeBudget": settings.default_time_budget,
             "maxTimeBudget": settings.max_time_budget,
-            "families": list(FAMILIES),
+            "families": list(families.names()),
         }
     )
 
@@ -39,7 +39,7 @@ def list_models(services: Annotated[Services, Depends(get_services)]) -> JSONRes
 
 
 class AliasBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is no boolean, "30" no number
     version: JsonValue  # checked by the lifecycle: a number, or digits in a string
 
 

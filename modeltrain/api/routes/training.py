@@ -181,7 +181,7 @@ def forget_job(trackingId: str, services: ServicesDep) -> JSONResponse:
 class RetrainBody(BaseModel):
     """What changes from the first job; a field left out keeps its value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is no boolean, "30" no number
     target: Annotated[str | None, PydanticField(max_length=1000)] = None
     task: Literal["auto", "classification", "regression"] | None = None
     modelName: Annotated[str | None, PydanticField(max_length=1000)] = None
