@@ -222,11 +222,10 @@ function renderJob(job) {
   const metrics = Object.entries(result.metrics).map(([name, value]) => ({ name, value }));
   table($("job-metrics"), [{ label: "metric", value: (r) => r.name + (r.name === result.primaryMetric ? " (primary)" : "") },
     { label: "value", value: (r) => fmt(r.value) }], metrics);
-  table($("job-leaderboard"), [{ label: "estimator", value: (r) => (r.members ? `ensemble: ${r.members}` : r.estimator) },
-    { label: result.primaryMetric, value: (r) => fmt(r[result.primaryMetric]) },
-    { label: "fit seconds", value: (r) => fmt(r.fitSeconds) }], result.leaderboard);
-  table($("job-dropped"), [{ label: "column", value: (r) => r[0] }, { label: "why", value: (r) => r[1] }],
-    Object.entries(result.droppedColumns || {}));
+  showLeaderboard(result);
+  const dropped = Object.entries(result.droppedColumns || {});
+  $("job-dropped-box").hidden = dropped.length === 0;
+  table($("job-dropped"), [{ label: "column", value: (r) => r[0] }, { label: "why", value: (r) => r[1] }], dropped);
   const drivers = Object.entries(result.explanations || {}).slice(0, 15);
   $("job-why").hidden = drivers.length === 0;
   bars($("job-why-bars"), drivers);
@@ -239,8 +238,40 @@ function renderJob(job) {
     familyBoxes("retrain-families", (job.options && job.options.families) || []);
     $("retrain-error").textContent = "";
   }
-  $("job-warnings").replaceChildren(...((result.guardrails || {}).warnings || []).map((w) => Object.assign(document.createElement("li"), { textContent: w })));
+  const warnings = (result.guardrails || {}).warnings || [];
+  $("job-checks").hidden = warnings.length === 0;
+  $("job-warnings").replaceChildren(...warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
   showPlots(job);
+}
+
+// The leaderboard as a person reads it: the chosen model (or the ensemble and its members) first,
+// each family's best with it, and every candidate folded away with the parameters that differ.
+const ROW_FIELDS = new Set(["trial", "estimator", "fitSeconds", "role", "familyBest", "weight", "members", "error"]);
+
+function showLeaderboard(result) {
+  const metric = result.primaryMetric;
+  const rows = result.leaderboard || [];
+  const name = (r) => (r.trial == null ? r.estimator : `${r.estimator} #${r.trial}`);
+  const chosen = rows.find((r) => r.role === "chosen");
+  const members = rows.filter((r) => r.role === "member");
+  $("job-chosen").textContent = !chosen ? result.estimator
+    : members.length ? `an ensemble of ${members.map((r) => `${name(r)} (weight ${r.weight})`).join(", ")}, ${metric} ${fmt(chosen[metric])} on validation`
+      : `${name(chosen)}, ${metric} ${fmt(chosen[metric])} on validation`;
+  const varying = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== metric && !ROW_FIELDS.has(k)
+    && new Set(rows.map((r) => JSON.stringify(r[k]))).size > 1);
+  const mark = (r) => (r.role === "chosen" ? "✔ chosen" : r.role === "member" ? `✔ member ×${r.weight}` : "");
+  const base = [{ label: "", value: mark }, { label: "candidate", value: name },
+    { label: metric, value: (r) => fmt(r[metric]) }];
+  const picked = [chosen, ...members].filter(Boolean);
+  const bests = rows.filter((r) => r.familyBest || r.role);
+  table($("job-leaderboard"), [...base, { label: "fit seconds", value: (r) => fmt(r.fitSeconds) }],
+    [...picked, ...bests.filter((r) => !picked.includes(r))]);
+  for (const tr of $("job-leaderboard").querySelectorAll("tbody tr")) {
+    tr.classList.toggle("picked", tr.firstChild.textContent !== "");
+  }
+  $("job-candidates-summary").textContent = `All ${rows.length} candidates kept (MLflow has a run for each)`;
+  table($("job-candidates-table"), [...base, ...varying.map((k) => ({ label: k, value: (r) => (r[k] == null ? "" : fmt(r[k])) })),
+    { label: "error", value: (r) => r.error || "" }], rows);
 }
 
 async function showPlots(job) {

@@ -47,7 +47,12 @@ def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tm
     csv = tmp_path / "customers.csv"
     classification_frame(rows=300, seed=41).to_csv(csv, index=False)
     page = browser.new_page(viewport={"width": 1100, "height": 800})
+    errors: list[str] = []  # the console's errors (a missing favicon is one) and uncaught ones
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(stack.api_url)
+    page.wait_for_load_state("networkidle")
+    assert errors == []
     page.set_input_files("#file", str(csv))
     page.wait_for_selector("#train-form:not([hidden])")
     assert page.input_value("#target") == "churn"
@@ -59,6 +64,16 @@ def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tm
     model_id = page.text_content("#job-model")
     assert model_id.startswith("models:/customers/")
     assert "roc_auc" in page.text_content("#job-metrics")
+    # the chosen model first and marked, then each family's best; every candidate folded away
+    first = page.locator("#job-leaderboard tbody tr").first
+    assert "picked" in first.get_attribute("class") and "✔" in first.text_content()
+    assert page.text_content("#job-chosen") != ""
+    with stack.http() as client:
+        result = client.get(f"/api/model-train/status/{page.url.rsplit('/', 1)[1]}").json()[
+            "result"
+        ]
+    assert page.locator("#job-candidates-table tbody tr").count() == len(result["leaderboard"])
+    assert page.is_hidden("#job-checks") == (not result["guardrails"].get("warnings"))
     page.wait_for_function("document.querySelectorAll('#job-plots img').length >= 2")
     # what drives the model: one bar row (name, two bar halves, number) per column it uses
     page.wait_for_selector("#job-why:not([hidden])")
@@ -107,6 +122,7 @@ def test_a_person_uploads_a_csv_watches_it_train_and_predicts(stack, browser, tm
     page.wait_for_selector("#jobs-table tbody tr")
     assert "customers.csv" in page.text_content("#jobs-table")
     page.screenshot(path=str(SHOTS / "4-jobs.png"), full_page=True)
+    assert errors == []
     page.close()
 
 
