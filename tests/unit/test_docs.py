@@ -64,9 +64,8 @@ def test_relative_links_resolve_to_a_file_and_heading(page):
             continue
         path, _, anchor = link.partition("#")
         target = (page.parent / path).resolve() if path else page
-        if not target.exists():
-            broken.append(link)
-        elif anchor and target.suffix == ".md" and anchor not in _anchors(target):
+        unknown_heading = anchor and target.suffix == ".md" and anchor not in _anchors(target)
+        if not target.exists() or unknown_heading:
             broken.append(link)
     assert broken == [], f"{page.name}: broken links {broken}"
 
