@@ -216,7 +216,7 @@ def cmd_models_alias(args: argparse.Namespace) -> int:
             err.print("[red]give the version the alias should point at, or --remove[/red]")
             return 2
         answer = client.set_alias(args.name, args.alias, args.version)
-    err.print(f"models:/{args.name}@{args.alias} -> version {answer['version']}")
+    err.print(f"@{args.alias} -> {answer['modelId']}")
     console.print(answer["modelId"])
     return 0
 

@@ -15,6 +15,7 @@ from modeltrain.drift.report import drift_report
 from modeltrain.exceptions import Conflict
 from modeltrain.registry.errors import registry_call
 from modeltrain.registry.lifecycle import check_version
+from modeltrain.registry.model_ids import version_id
 from modeltrain.registry.reading import load_profile
 
 PROFILES_KEPT = 256  # profiles of versions not loaded in this process, kept after first use
@@ -47,7 +48,7 @@ class DriftReports:
             profile = load_profile(self._mlflow, run_id) if run_id else None
             if profile is None:
                 raise Conflict(
-                    f"models:/{name}/{version} was trained before input profiles were kept: "
+                    f"{version_id(name, version)} was trained before input profiles were kept: "
                     "retrain it to monitor its drift"
                 )
             if len(self._profiles) >= PROFILES_KEPT:
@@ -59,7 +60,7 @@ class DriftReports:
         profile = profile or self.profile(name, version)
         raw = cast(dict[bytes, bytes], self._redis.hgetall(self._keys.drift(name, version)))
         counted = {k.decode(): v.decode() for k, v in raw.items()}
-        model_id = f"models:/{name}/{version}"
+        model_id = version_id(name, version)
         return drift_report(model_id, profile, counted, self._threshold, self._min_rows)
 
     def reset(self, name: str, version: str) -> dict[str, Any]:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from mlflow.exceptions import MlflowException
-
 from modeltrain.config import Settings
 from modeltrain.constants import JobStatus
-from modeltrain.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from modeltrain.exceptions import Conflict, InvalidInput, NotFound
 from modeltrain.jobs.models import Job, JobOptions
 from modeltrain.jobs.options import (
     check_budget,
@@ -24,6 +22,7 @@ from modeltrain.jobs.queueing import Enqueue, queue_job
 from modeltrain.jobs.store import JobStore
 from modeltrain.logging import fields
 from modeltrain.registry import Registry
+from modeltrain.registry.errors import registry_call
 from modeltrain.registry.model_ids import safe_model_name
 
 log = logging.getLogger(__name__)
@@ -84,11 +83,9 @@ class Retrainer:
                 trackingId=job.id,
                 status=job.status.value,
             )
-        try:
+        with registry_call(f"the run {run_id} of job {job.id} is gone from MLflow"):
             if self._registry.has_stored_csv(run_id):
                 return str(run_id)
-        except MlflowException as exc:
-            raise ServiceUnavailable(f"MLflow did not answer: {exc.message}") from exc
         raise Conflict(
             f"the job {job.id} has no stored data to train on again: its run {run_id} kept no "
             "CSV (it was deleted from MLflow)",
@@ -114,10 +111,8 @@ class Retrainer:
         return options
 
     def _check_target(self, run_id: str, target: str) -> None:
-        try:
+        with registry_call(f"the run {run_id} is gone from MLflow"):
             columns = self._registry.stored_columns(run_id)
-        except MlflowException as exc:
-            raise ServiceUnavailable(f"MLflow did not answer: {exc.message}") from exc
         if columns is not None and target not in columns:
             raise InvalidInput(
                 f"target {target!r} is not a column of the data; its columns are: "

@@ -60,7 +60,7 @@ class AsyncJobReader:
         self._redis = client
         self._keys = keys
         self._timeout = timeout  # seconds
-        self._render = client.register_script(scripts.RENDER)
+        self._render = scripts.RENDER.register(client)
 
     async def get(self, job_id: str) -> Job | None:
         raw = await self._answer(self._redis.hgetall(self._keys.job(job_id)))
@@ -71,7 +71,7 @@ class AsyncJobReader:
         key = self._keys.job(job_id)
         doc = await self._answer(self._redis.hget(key, _STATUS_JSON))
         if doc is None:  # no such job, or one written before documents were kept
-            doc = await self._answer(self._render(keys=[key], args=[job_id]))
+            doc = await self._answer(self._render({"job": key}, id=job_id))
         return cast(bytes | None, doc)
 
     async def _answer(self, command: Awaitable[Any]) -> Any:
@@ -89,17 +89,17 @@ class JobStore:
         self._redis = client
         self._keys = keys
         self._retention = retention_seconds
-        self._create = client.register_script(scripts.CREATE)
-        self._update = client.register_script(scripts.UPDATE)
-        self._queue = client.register_script(scripts.QUEUE)
-        self._claim = client.register_script(scripts.CLAIM)
-        self._heartbeat = client.register_script(scripts.HEARTBEAT)
-        self._requeue = client.register_script(scripts.REQUEUE_STALE)
-        self._hand_back = client.register_script(scripts.HAND_BACK)
-        self._finish = client.register_script(scripts.REQUEST_FINISH)
-        self._forget = client.register_script(scripts.FORGET)
-        self._take_callback = client.register_script(scripts.TAKE_CALLBACK)
-        self._record_callback = client.register_script(scripts.RECORD_CALLBACK)
+        self._create = scripts.CREATE.register(client)
+        self._update = scripts.UPDATE.register(client)
+        self._queue = scripts.QUEUE.register(client)
+        self._claim = scripts.CLAIM.register(client)
+        self._heartbeat = scripts.HEARTBEAT.register(client)
+        self._requeue = scripts.REQUEUE_STALE.register(client)
+        self._hand_back = scripts.HAND_BACK.register(client)
+        self._finish = scripts.REQUEST_FINISH.register(client)
+        self._forget = scripts.FORGET.register(client)
+        self._take_callback = scripts.TAKE_CALLBACK.register(client)
+        self._record_callback = scripts.RECORD_CALLBACK.register(client)
 
     # --- create and read -----------------------------------------------------------------
     def create(
@@ -114,14 +114,16 @@ class JobStore:
     ) -> Job:
         """A new job in `pending/uploading`; it expires after ``ttl_seconds`` unless queued."""
         job_id = job_id or new_job_id()
-        args: builtins.list[Any] = [_now_iso(), ttl_seconds, time.time(), job_id]
-        args += [Field.FILENAME.value, filename, Field.OPTIONS.value, options.to_json()]
-        args += [Field.KIND.value, kind.value]
+        pairs: builtins.list[Any] = [Field.FILENAME.value, filename]
+        pairs += [Field.OPTIONS.value, options.to_json(), Field.KIND.value, kind.value]
         if retrain_of is not None:
-            args += [Field.RETRAIN_OF.value, retrain_of]
+            pairs += [Field.RETRAIN_OF.value, retrain_of]
         if callback_url is not None:
-            args += [Field.CALLBACK_URL.value, callback_url]
-        self._create(keys=[self._keys.job(job_id), self._keys.jobs_index()], args=args)
+            pairs += [Field.CALLBACK_URL.value, callback_url]
+        self._create(
+            self._job_keys(job_id), pairs, now=_now_iso(), ttl=ttl_seconds, epoch=time.time(),
+            id=job_id,
+        )  # fmt: skip
         job = self.get(job_id)
         assert job is not None  # just written
         return job
@@ -199,25 +201,24 @@ class JobStore:
             Field.ETA_SECONDS: None if eta_seconds is None else number_text(eta_seconds),
             Field.DUPLICATE_OF: duplicate_of,
         }
-        args: builtins.list[Any] = [
-            _now_iso(),
-            "" if progress is None else int(progress),
-            self._retention,
-            "" if status is None else status.value,
-            job_id,
-        ]
-        for field, value in values.items():
-            if value is not None:
-                args.extend([field.value, value])
-        return self._update(keys=self._job_keys(job_id), args=args) == 1
+        pairs = [each for f, v in values.items() if v is not None for each in (f.value, v)]
+        answer = self._update(
+            self._job_keys(job_id), pairs, now=_now_iso(),
+            progress="" if progress is None else int(progress), ttl=self._retention,
+            status="" if status is None else status.value, id=job_id,
+        )  # fmt: skip
+        return bool(answer == 1)
 
-    def _job_keys(self, job_id: str) -> builtins.list[str]:
-        return [
-            self._keys.job(job_id),
-            self._keys.lease(job_id),
-            self._keys.running(),
-            self._keys.callbacks_due(),
-        ]
+    def _job_keys(self, job_id: str) -> dict[str, str]:
+        """Every key a script may name for this job (each script takes the ones it uses)."""
+        return {
+            "job": self._keys.job(job_id),
+            "lease": self._keys.lease(job_id),
+            "running": self._keys.running(),
+            "due": self._keys.callbacks_due(),
+            "index": self._keys.jobs_index(),
+            "undispatched": self._keys.undispatched(),
+        }
 
     def touch_upload(self, job_id: str, ttl_seconds: int) -> None:
         """Keep an upload's job alive while chunks arrive."""
@@ -225,16 +226,11 @@ class JobStore:
 
     def mark_queued(self, job_id: str, options: JobOptions) -> bool:
         """Move a finished upload's job to `queued`; True only for the one call that did it."""
-        args: builtins.list[Any] = [
-            _now_iso(),
-            STAGE_PROGRESS[Stage.QUEUED],
-            self._retention,
-            options.to_json(),
-            time.time(),
-            job_id,
-        ]
-        keys = [self._keys.job(job_id), self._keys.undispatched()]
-        return self._queue(keys=keys, args=args) == 1
+        answer = self._queue(
+            self._job_keys(job_id), now=_now_iso(), progress=STAGE_PROGRESS[Stage.QUEUED],
+            retention=self._retention, options=options.to_json(), epoch=time.time(), id=job_id,
+        )  # fmt: skip
+        return bool(answer == 1)
 
     def mark_dispatched(self, job_id: str) -> None:
         """The job's Celery message is sent."""
@@ -248,28 +244,24 @@ class JobStore:
     # --- leases: who runs a job, and noticing when that worker is gone -------------------
     def claim(self, job_id: str, owner: str, lease_seconds: int, max_attempts: int) -> ClaimOutcome:
         """Take a job to run: CLAIMED, or why not (EXHAUSTED attempts: then the job is failed)."""
-        args: builtins.list[Any] = [
-            _now_iso(),
-            owner,
-            lease_seconds,
-            max_attempts,
-            STAGE_PROGRESS[Stage.LOADING],
-            self._retention,
-            job_id,
-        ]
-        return ClaimOutcome(self._claim(keys=self._job_keys(job_id), args=args).decode())
+        answer = self._claim(
+            self._job_keys(job_id), now=_now_iso(), owner=owner, lease_ttl=lease_seconds,
+            max_attempts=max_attempts, progress=STAGE_PROGRESS[Stage.LOADING],
+            retention=self._retention, id=job_id,
+        )  # fmt: skip
+        return ClaimOutcome(answer.decode())
 
     def heartbeat(self, job_id: str, owner: str, lease_seconds: int) -> HeartbeatVerdict:
         """Renew ``owner``'s lease while it runs the job, and say whether it should go on."""
-        keys = [self._keys.job(job_id), self._keys.lease(job_id)]
-        return HeartbeatVerdict(self._heartbeat(keys=keys, args=[owner, lease_seconds]).decode())
+        answer = self._heartbeat(self._job_keys(job_id), owner=owner, lease_ttl=lease_seconds)
+        return HeartbeatVerdict(answer.decode())
 
     def running_ids(self) -> builtins.list[str]:
         return _texts(self._redis.smembers(self._keys.running()))
 
     def requeue_if_stale(self, job_id: str) -> bool:
         """Put a running job whose lease lapsed back in the queue; True when this call did."""
-        return self._requeue(keys=self._job_keys(job_id), args=[_now_iso(), job_id]) == 1
+        return bool(self._requeue(self._job_keys(job_id), now=_now_iso(), id=job_id) == 1)
 
     def progress(
         self,
@@ -320,12 +312,12 @@ class JobStore:
 
     def hand_back(self, job_id: str, owner: str) -> bool:
         """``owner`` stops running the job without finishing it (shutdown): back to the queue."""
-        args = [_now_iso(), owner, job_id]
-        return self._hand_back(keys=self._job_keys(job_id), args=args) == 1
+        answer = self._hand_back(self._job_keys(job_id), now=_now_iso(), owner=owner, id=job_id)
+        return bool(answer == 1)
 
     def request_finish(self, job_id: str) -> bool:
         """Ask a running job to stop its search and keep the best model so far."""
-        return self._finish(keys=[self._keys.job(job_id)], args=[_now_iso(), job_id]) == 1
+        return bool(self._finish(self._job_keys(job_id), now=_now_iso(), id=job_id) == 1)
 
     def cancel(self, job_id: str) -> bool:
         """End a job that has not finished as `failed`, saying it was cancelled. A queued job
@@ -341,22 +333,21 @@ class JobStore:
     def take_callback(self, job_id: str, hold_seconds: float) -> bool:
         """Take a due callback to send it; True for the one sender that did."""
         now = time.time()
-        args: builtins.list[Any] = [job_id, now, now + hold_seconds]
-        return self._take_callback(keys=[self._keys.callbacks_due()], args=args) == 1
+        answer = self._take_callback(
+            self._job_keys(job_id), id=job_id, now=now, held_until=now + hold_seconds
+        )
+        return bool(answer == 1)
 
     def record_callback(self, job_id: str, attempt: dict[str, Any], retry_at: float | None) -> bool:
         """Add one call to the job's `callbacks`; try again at ``retry_at`` (None: no more)."""
-        keys = [self._keys.job(job_id), self._keys.callbacks_due()]
-        args: builtins.list[Any] = [
-            job_id,
-            orjson.dumps(attempt),
-            "" if retry_at is None else retry_at,
-        ]
-        return self._record_callback(keys=keys, args=args) == 1
+        answer = self._record_callback(
+            self._job_keys(job_id), id=job_id, attempt=orjson.dumps(attempt),
+            retry_at="" if retry_at is None else retry_at,
+        )  # fmt: skip
+        return bool(answer == 1)
 
     def forget(self, job_id: str) -> bool | None:
         """Remove a finished job's record and list entry: True when done, None for no such job,
         False while it has not finished (nothing changes)."""
-        keys = [self._keys.job(job_id), self._keys.jobs_index()]
-        answer = self._forget(keys=keys, args=[job_id])
+        answer = self._forget(self._job_keys(job_id), id=job_id)
         return None if answer == 0 else answer == 1

@@ -19,11 +19,16 @@ def is_missing(exc: MlflowException) -> bool:
 
 
 @contextmanager
-def registry_call(missing: str, **extra: str) -> Iterator[None]:
-    """Run MLflow client calls; a missing resource becomes ``NotFound(missing)``."""
+def registry_call(
+    missing: str, *, invalid_is_missing: bool = False, **extra: str
+) -> Iterator[None]:
+    """Run MLflow client calls; a missing resource becomes ``NotFound(missing)`` (and so does a
+    refused parameter with ``invalid_is_missing``: MLflow's answer for an alias it cannot
+    find), anything else ``ServiceUnavailable``. The one place MLflow's errors become ours."""
     try:
         yield
     except MlflowException as exc:
-        if is_missing(exc):
+        invalid = invalid_is_missing and exc.error_code == "INVALID_PARAMETER_VALUE"
+        if is_missing(exc) or invalid:
             raise NotFound(missing, **extra) from None
         raise ServiceUnavailable(f"the model registry did not answer: {exc.message}") from exc

@@ -17,6 +17,7 @@ from modeltrain.exceptions import Conflict, InvalidInput
 from modeltrain.logging import fields
 from modeltrain.registry import champion
 from modeltrain.registry.errors import registry_call
+from modeltrain.registry.model_ids import version_id
 
 log = logging.getLogger(__name__)
 
@@ -107,4 +108,4 @@ class ModelLifecycle:
 
 
 def _id(name: str, version: str) -> str:
-    return f"models:/{name}/{version}"
+    return version_id(name, version)

@@ -27,6 +27,11 @@ class ModelRef:
         return f"models:/{self.name}@{self.alias}"
 
 
+def version_id(name: str, version: str | int) -> str:
+    """The `models:/<name>/<version>` id of a registered version: the one place it is spelled."""
+    return ModelRef(name, str(version)).uri
+
+
 def parse_model_id(model_id: str) -> ModelRef:
     match = _ID.match(model_id.strip()) if isinstance(model_id, str) else None
     if not match:

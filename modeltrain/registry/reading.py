@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from modeltrain.drift.profile import Profile
 from modeltrain.registry.errors import is_missing, registry_call
-from modeltrain.registry.model_ids import parse_model_id
+from modeltrain.registry.model_ids import parse_model_id, version_id
 
 TAG_TRACKING_ID = "modeltrain.trackingId"  # the job that made a run or a version
 STORED_CSV_DIR, STORED_CSV_NAME = "data", "input.csv"  # the uploaded bytes, as a run artifact
@@ -114,7 +114,7 @@ class RegistryReader:
             except MlflowException:
                 pass
         return {
-            "modelId": f"models:/{v.name}/{v.version}",
+            "modelId": version_id(v.name, v.version),
             "version": v.version,
             "status": v.status,
             "runId": v.run_id,

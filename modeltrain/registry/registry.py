@@ -31,6 +31,7 @@ from modeltrain.pipeline.final import notable
 from modeltrain.registry import champion
 from modeltrain.registry.champion import TAG_METRIC, TAG_METRIC_VALUE, ChampionDecision
 from modeltrain.registry.dataset import training_dataset
+from modeltrain.registry.model_ids import version_id
 from modeltrain.registry.reading import (
     PROFILE_ARTIFACT,
     STORED_CSV_DIR,
@@ -100,7 +101,7 @@ class RegisteredModel:
 
     @property
     def model_id(self) -> str:
-        return f"models:/{self.name}/{self.version}"
+        return version_id(self.name, self.version)
 
 
 class Registry(RegistryReader):

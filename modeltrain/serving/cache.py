@@ -17,10 +17,10 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from modeltrain.drift.profile import Profile
-from modeltrain.exceptions import Conflict, NotFound, ServiceUnavailable
+from modeltrain.exceptions import Conflict, NotFound
 from modeltrain.logging import fields
-from modeltrain.registry.errors import is_missing
-from modeltrain.registry.model_ids import ModelRef
+from modeltrain.registry.errors import is_missing, registry_call
+from modeltrain.registry.model_ids import ModelRef, version_id
 from modeltrain.registry.reading import load_profile
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class LoadedModel:
 
     @property
     def model_id(self) -> str:
-        return f"models:/{self.name}/{self.version}"
+        return version_id(self.name, self.version)
 
     @property
     def classes(self) -> list[Any] | None:
@@ -79,19 +79,14 @@ class LoadedModel:
 
 def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
     """Load one registered version the way any MLflow user would."""
-    try:
+    missing = f"model {name!r} has no version {version}"
+    with registry_call(missing, modelId=version_id(name, version)):
         mv = client.get_model_version(name, version)
-    except MlflowException as exc:
-        if is_missing(exc):
-            raise NotFound(
-                f"model {name!r} has no version {version}", modelId=f"models:/{name}/{version}"
-            ) from None
-        raise ServiceUnavailable(f"the model registry did not answer: {exc.message}") from exc
     if mv.status != "READY":
-        raise Conflict(f"models:/{name}/{version} is not ready (status {mv.status})")
+        raise Conflict(f"{version_id(name, version)} is not ready (status {mv.status})")
     import_model_libraries()
     started = time.monotonic()
-    model = _load_pyfunc(f"models:/{name}/{version}")
+    model = _load_pyfunc(version_id(name, version))
     schema = model.metadata.get_input_schema()
     columns = [
         (col.name, getattr(col.type, "name", str(col.type)), bool(col.required))
@@ -161,12 +156,9 @@ class ModelCache:
         cached = self._aliases.get(key)
         if cached and time.monotonic() - cached[1] < self._alias_ttl:
             return ref.name, cached[0]
-        try:
+        missing = f"model {ref.name!r} has no alias {ref.alias!r}"
+        with registry_call(missing, invalid_is_missing=True):
             mv = self._client.get_model_version_by_alias(ref.name, ref.alias)
-        except MlflowException as exc:
-            if is_missing(exc) or exc.error_code == "INVALID_PARAMETER_VALUE":
-                raise NotFound(f"model {ref.name!r} has no alias {ref.alias!r}") from None
-            raise ServiceUnavailable(f"the model registry did not answer: {exc.message}") from exc
         self._aliases[key] = (str(mv.version), time.monotonic())
         self._refuse_deleted((ref.name, str(mv.version)))
         return ref.name, str(mv.version)
@@ -213,7 +205,7 @@ class ModelCache:
         if deleted is not None and time.monotonic() - deleted < DELETED_MEMORY:
             raise NotFound(
                 f"model {key[0]!r} has no version {key[1]} (it was deleted)",
-                modelId=f"models:/{key[0]}/{key[1]}",
+                modelId=version_id(*key),
             )
 
     def loaded(self) -> list[LoadedModel]:

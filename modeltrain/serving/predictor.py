@@ -96,10 +96,7 @@ def _records_frame(rows: list[dict[str, Any]], model: LoadedModel) -> pd.DataFra
     """conform() for a few records, in plain Python: on one row pandas' per-column operations
     cost milliseconds. A pipeline of ours gets the columns as a ColumnBatch, no DataFrame."""
     as_columns = model.takes_columns
-    present = set().union(*rows)
-    missing = [name for name, _, required in model.columns if required and name not in present]
-    if missing:
-        _refuse_missing(missing)
+    _require_columns(model, set().union(*rows))
     out: dict[str, Any] = {}
     wrong: list[str] = []
     for name, mtype, _ in model.columns:
@@ -121,10 +118,7 @@ def _records_frame(rows: list[dict[str, Any]], model: LoadedModel) -> pd.DataFra
                 out[name] = _text_column(pd.Series(values, dtype=object))
         else:
             return conform(pd.DataFrame.from_records(rows), model)
-    if wrong:
-        raise InvalidInput(
-            f"values of the wrong type (numbers expected) in: {', '.join(wrong)}", columns=wrong
-        )
+    _refuse_wrong_types(wrong)
     return ColumnBatch(out, len(rows)) if as_columns else pd.DataFrame(out)
 
 
@@ -149,9 +143,7 @@ def conform(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
     extra columns are ignored."""
     if not model.columns:
         return frame
-    missing = [name for name, _, required in model.columns if required and name not in frame]
-    if missing:
-        _refuse_missing(missing)
+    _require_columns(model, set(frame.columns))
     out: dict[str, Any] = {}
     wrong: list[str] = []
     for name, mtype, _ in model.columns:
@@ -169,15 +161,23 @@ def conform(frame: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
             out[name] = col.astype("boolean")
         else:
             out[name] = col
+    _refuse_wrong_types(wrong)
+    return pd.DataFrame(out, index=frame.index)
+
+
+# The two refusals of prediction input, whichever way the rows came (a few records turned into
+# columns in plain Python, or a frame): both name the columns.
+def _require_columns(model: LoadedModel, present: set[Any]) -> None:
+    missing = [name for name, _, required in model.columns if required and name not in present]
+    if missing:
+        raise InvalidInput(f"missing columns: {', '.join(missing)}", columns=missing)
+
+
+def _refuse_wrong_types(wrong: list[str]) -> None:
     if wrong:
         raise InvalidInput(
             f"values of the wrong type (numbers expected) in: {', '.join(wrong)}", columns=wrong
         )
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _refuse_missing(missing: list[str]) -> None:
-    raise InvalidInput(f"missing columns: {', '.join(missing)}", columns=missing)
 
 
 def _plain_numbers(col: pd.Series) -> bool:

@@ -22,18 +22,22 @@ import redis
 
 from modeltrain.config import Settings
 from modeltrain.constants import Keys
+from modeltrain.lua import LuaScript
 
-# KEYS: meta hash, in-flight sorted set. ARGV: now, ttl (s), total chunks, max in flight.
-# Starts an upload unless too many are unfinished; returns 1 started, 0 full.
-_BEGIN_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
-local id = string.match(KEYS[1], ':upload:(.+):meta$')
-redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)
-redis.call('HSET', KEYS[1], 'total', ARGV[3], 'received', 0, 'bytes', 0)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+# Starts an upload unless too many are unfinished; returns 1 started, 0 full. now in seconds
+# since 1970, ttl in seconds.
+BEGIN = LuaScript(
+    keys=("meta", "in_flight"),
+    args=("now", "ttl", "total", "max_in_flight", "id"),
+    source="""
+redis.call('ZREMRANGEBYSCORE', $k_in_flight, '-inf', $a_now)
+if redis.call('ZCARD', $k_in_flight) >= tonumber($a_max_in_flight) then return 0 end
+redis.call('ZADD', $k_in_flight, tonumber($a_now) + tonumber($a_ttl), $a_id)
+redis.call('HSET', $k_meta, 'total', $a_total, 'received', 0, 'bytes', 0)
+redis.call('EXPIRE', $k_meta, tonumber($a_ttl))
 return 1
-"""
+""",
+)
 
 
 class ChunkOutcome(StrEnum):
@@ -73,7 +77,7 @@ class UploadStaging:
         self._max_bytes = max_bytes
         self._ttl = ttl_seconds
         self._max_in_flight = max_in_flight
-        self._begin = client.register_script(_BEGIN_LUA)
+        self._begin = BEGIN.register(client)
 
     @classmethod
     def for_settings(cls, client: redis.Redis, keys: Keys, settings: Settings) -> UploadStaging:
@@ -88,9 +92,15 @@ class UploadStaging:
 
     def begin(self, upload_id: str, total_chunks: int) -> bool:
         """Start an upload; False when too many uploads are unfinished."""
-        keys = [self._keys.upload_meta(upload_id), self._keys.uploads_in_flight()]
-        args = [int(time.time()), self._ttl, total_chunks, self._max_in_flight]
-        return self._begin(keys=keys, args=args) == 1
+        keys = {
+            "meta": self._keys.upload_meta(upload_id),
+            "in_flight": self._keys.uploads_in_flight(),
+        }
+        answer = self._begin(
+            keys, now=int(time.time()), ttl=self._ttl, total=total_chunks,
+            max_in_flight=self._max_in_flight, id=upload_id,
+        )  # fmt: skip
+        return bool(answer == 1)
 
     def finished(self, upload_id: str) -> None:
         """The upload no longer counts as in flight."""
