@@ -74,25 +74,10 @@ class Services:
         models = ModelCache(
             mlflow_client, settings.model_cache_size, alias_ttl=settings.alias_ttl_seconds
         )
-        channel = keys.model_events()
         drift = DriftFlusher(client, keys, settings.job_retention_seconds)
         batch_results = BatchResults(
             client, keys, settings.job_retention_seconds, settings.upload_ttl_seconds
         )
-
-        def alias_changed(name: str, alias: str, version: str | None) -> None:
-            if version is None:
-                models.forget_alias(name, alias)
-            else:  # this process serves the new target at once, the others after the event
-                models.set_alias(name, alias, version)
-            announce_alias(client, channel, name, alias)
-
-        def version_deleted(name: str, version: str) -> None:
-            models.evict(name, version)
-            drift.forget(name, version)
-            client.delete(keys.drift(name, version))
-            announce_deleted(client, channel, name, version)
-
         return cls(
             settings=settings,
             redis=client,
@@ -113,7 +98,7 @@ class Services:
             controls=JobControls(store, staging, batch_results),
             retrainer=Retrainer(settings, store, registry, enqueue),
             registry=registry,
-            lifecycle=ModelLifecycle(mlflow_client, alias_changed, version_deleted),
+            lifecycle=_lifecycle(mlflow_client, client, keys, models, drift),
             models=models,
             batch_results=batch_results,
             drift=drift,
@@ -124,10 +109,37 @@ class Services:
                 settings.drift_psi_threshold,
                 settings.drift_min_rows,
             ),
-            model_events=ModelEvents(async_client, channel, models),
+            model_events=ModelEvents(async_client, keys.model_events(), models),
         )
 
     async def aclose(self) -> None:
         self.redis.close()
         await self.async_redis.aclose()
         self.celery.close()
+
+
+def _lifecycle(
+    mlflow_client: MlflowClient,
+    client: redis.Redis,
+    keys: Keys,
+    models: ModelCache,
+    drift: DriftFlusher,
+) -> ModelLifecycle:
+    """Aliases and deletions: this process acts on a change at once, and announces it to the
+    other API processes (serving/model_events.py)."""
+    channel = keys.model_events()
+
+    def alias_changed(name: str, alias: str, version: str | None) -> None:
+        if version is None:
+            models.forget_alias(name, alias)
+        else:  # this process serves the new target at once, the others after the event
+            models.set_alias(name, alias, version)
+        announce_alias(client, channel, name, alias)
+
+    def version_deleted(name: str, version: str) -> None:
+        models.evict(name, version)
+        drift.forget(name, version)
+        client.delete(keys.drift(name, version))
+        announce_deleted(client, channel, name, version)
+
+    return ModelLifecycle(mlflow_client, alias_changed, version_deleted)

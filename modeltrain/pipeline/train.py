@@ -18,13 +18,13 @@ from modeltrain.drift.profile import build_profile
 from modeltrain.exceptions import TrainingError
 from modeltrain.phases import Phases
 from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
-from modeltrain.pipeline.final import as_ensemble, describe, fit_members
+from modeltrain.pipeline.final import FittedMember, as_ensemble, describe, fit_members
 from modeltrain.pipeline.guardrails import build_report
 from modeltrain.pipeline.metrics import classification_metrics, primary_metric, regression_metrics
 from modeltrain.pipeline.search import search
-from modeltrain.pipeline.selection import choose
+from modeltrain.pipeline.selection import Picked, choose
 from modeltrain.pipeline.tasks import clean_target, detect_task
-from modeltrain.pipeline.trials import Trial
+from modeltrain.pipeline.trials import SearchResult, Trial
 from modeltrain_model.ensemble import Bag, Ensemble
 from modeltrain_model.explain import ExplanationUnavailable, explain
 from modeltrain_model.featurizer import Featurizer
@@ -129,6 +129,11 @@ class _Prepared:
             return y.to_numpy(dtype="float64")
         return np.searchsorted(np.asarray(self.classes), y.to_numpy()).astype("int64")
 
+    def featurizer(self) -> Featurizer:
+        """An unfitted Featurizer of the columns as typed."""
+        plan = self.plan
+        return Featurizer(plan.numeric, plan.categorical, plan.datetime, plan.text)
+
 
 def _prepare(df: pd.DataFrame, options: TrainOptions) -> _Prepared:
     target = options.target or str(df.columns[-1])
@@ -185,46 +190,30 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     task, metric = data.task, primary_metric(data.task)
     report = build_report(data.df, data.target, task, data.X, data.y, data.plan)
     X_train, X_test, y_train, y_test = _split(data.X, data.y, task)
-    plan = data.plan
-    featurizer = Featurizer(plan.numeric, plan.categorical, plan.datetime, plan.text).fit(X_train)
+    plan, featurizer = data.plan, data.featurizer().fit(X_train)
     M_train, cats = featurizer.transform(X_train), featurizer.categorical_indices_
     t_train = data.encode(y_train)  # the targets as the families fit them
     ticker()
     phases.mark("prepare")
-    # The search and the final fits end by `fitted_by`: what follows them is explaining the
-    # held-out rows (an allowance of the budget) and evaluating (a few hundred rows: ~0.05 s).
+    # The search and the final fits end by `fitted_by`; then come explaining the held-out rows
+    # (an allowance of the budget) and evaluating (a few hundred rows: ~0.05 s).
     explaining = _explain_allowance(options.time_budget)
     fitted_by = ticker.deadline - explaining
-    found = search(M_train, t_train, task, cats, fitted_by, options.threads,
-                   options.should_stop, ticker, options.families)  # fmt: skip
-    if not found.ranked:
-        errors = "; ".join(sorted({t.error for t in found.trials if t.error}))
-        raise TrainingError(f"no model could be fitted on this data: {errors or 'no time'}"[:1000])
+    found = _search(M_train, t_train, task, cats, fitted_by, options, ticker)
     phases.mark("search")
     picked, score = choose(found, t_train, task, len(data.classes or []))
     fitted = fit_members(picked, M_train, t_train, task, cats, options.threads, ticker)
     pipeline = Pipeline(
         [("features", featurizer), ("model", as_ensemble(fitted, task, data.classes))]
     )
-    refit_seconds = sum(member.fit_seconds for member in fitted) / (1 - HOLDOUT_SHARE)
     bagged = any(isinstance(member.model, Bag) for member in fitted)
-    # A Bag is a model of every training row already, so its refit on all rows (one fit per
-    # fold) must fit in the budget; one model's refit may overrun it a little. Decided before
-    # evaluating, which the search's reserve does not count: the same model then gets the same
-    # refit whether the search ran 10 s or 30 s.
-    grace = 0.0 if bagged else max(REFIT_GRACE, REFIT_GRACE_SHARE * options.time_budget)
-    refit_all = time.monotonic() + refit_seconds <= fitted_by + grace
+    refit_all = _refit_in_time(fitted, bagged, fitted_by, options.time_budget)
     phases.mark("choose")
     progress(Stage.EVALUATING)
-    held_out = _evaluate(pipeline, X_test, y_test, task)
-    holdout = _holdout(pipeline, X_test, y_test, task)
-    importance = _importance(pipeline, X_test, y_test, task)
+    held_out, holdout, importance = _assess(pipeline, X_test, y_test, task)
     phases.mark("evaluate")
     if refit_all:  # the holdout rows join the training rows for the registered model
-        fitted = fit_members(picked, featurizer.transform(data.X), data.encode(data.y), task,
-                             cats, options.threads, searched=False)  # fmt: skip
-        model = as_ensemble(fitted, task, data.classes)
-        pipeline = Pipeline([("features", featurizer), ("model", model)])
+        pipeline = _refit_on_all_rows(picked, featurizer, data, options.threads)
     estimator, params, leaderboard = describe(found, picked, score, task, metric)
     phases.mark("refit")
     explanations = _mean_contributions(pipeline, X_test, explaining)
@@ -250,17 +239,73 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         importance=importance,
         explanations=explanations,
         profile=build_profile(data.X, plan.kinds(), plan.datetime).to_json(),
-        search={
-            "validation": found.validation,
-            "families": list(found.families),
-            "trials": len(found.trials),
-            "stoppedEarly": found.stopped_early,
-            "validationScore": round(score, 6),
-            "refitOnAllRows": refit_all,
-            "bagged": bagged,
-        },
+        search=_search_summary(found, score, refit_all, bagged),
         phases=phases.seconds,
     )
+
+
+def _search(
+    M: np.ndarray,
+    y: np.ndarray,
+    task: Task,
+    categorical: list[int],
+    fitted_by: float,
+    options: TrainOptions,
+    ticker: _Progress,
+) -> SearchResult:
+    """The model search until ``fitted_by``; a search that fitted nothing fails the job with
+    the trials' errors."""
+    found = search(M, y, task, categorical, fitted_by, options.threads, options.should_stop,
+                   ticker, options.families)  # fmt: skip
+    if not found.ranked:
+        errors = "; ".join(sorted({t.error for t in found.trials if t.error}))
+        raise TrainingError(f"no model could be fitted on this data: {errors or 'no time'}"[:1000])
+    return found
+
+
+def _refit_in_time(
+    fitted: list[FittedMember], bagged: bool, fitted_by: float, budget: float
+) -> bool:
+    """Whether the chosen members are fitted once more on all rows, holdout included. A Bag is
+    a model of every training row already, so its refit on all rows (one fit per fold) must fit
+    in the budget; one model's refit may overrun it a little. Decided before evaluating, which
+    the search's reserve does not count: the same model then gets the same refit whether the
+    search ran 10 s or 30 s."""
+    refit_seconds = sum(member.fit_seconds for member in fitted) / (1 - HOLDOUT_SHARE)
+    grace = 0.0 if bagged else max(REFIT_GRACE, REFIT_GRACE_SHARE * budget)
+    return time.monotonic() + refit_seconds <= fitted_by + grace
+
+
+def _refit_on_all_rows(
+    picked: Picked, featurizer: Featurizer, data: _Prepared, threads: int
+) -> Pipeline:
+    fitted = fit_members(picked, featurizer.transform(data.X), data.encode(data.y), data.task,
+                         featurizer.categorical_indices_, threads, searched=False)  # fmt: skip
+    return Pipeline(
+        [("features", featurizer), ("model", as_ensemble(fitted, data.task, data.classes))]
+    )
+
+
+def _assess(
+    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task
+) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
+    """The held-out metrics, the held-out predictions (for the plots) and the importance."""
+    metrics = _evaluate(pipeline, X, y, task)
+    return metrics, _holdout(pipeline, X, y, task), _importance(pipeline, X, y, task)
+
+
+def _search_summary(
+    found: SearchResult, score: float, refit_all: bool, bagged: bool
+) -> dict[str, Any]:
+    return {
+        "validation": found.validation,
+        "families": list(found.families),
+        "trials": len(found.trials),
+        "stoppedEarly": found.stopped_early,
+        "validationScore": round(score, 6),
+        "refitOnAllRows": refit_all,
+        "bagged": bagged,
+    }
 
 
 def _holdout(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, Any]:

@@ -80,6 +80,34 @@ def _shipped_code() -> Iterator[list[str]]:
         yield [target]
 
 
+def _log_model(trained: TrainedModel) -> str:
+    """Log the pipeline as the run's model, with its signature, example, requirements, the code
+    it is made of and the types skops must trust; returns the logged model's URI."""
+    signature = infer_signature(
+        trained.input_example, trained.pipeline.predict(trained.input_example)
+    )
+    with _shipped_code() as code_paths:
+        info = mlflow.sklearn.log_model(
+            trained.pipeline,
+            name="model",
+            signature=signature,
+            input_example=trained.input_example,
+            pip_requirements=_pip_requirements(trained.pipeline),
+            code_paths=code_paths,
+            skops_trusted_types=families.trusted_types(),
+        )
+    return str(info.model_uri)
+
+
+def _version_tags(trained: TrainedModel, job_id: str) -> dict[str, str]:
+    """The job, and the primary metric and its value (what the champion rule compares)."""
+    return {
+        TAG_TRACKING_ID: job_id,
+        TAG_METRIC: trained.primary_metric,
+        TAG_METRIC_VALUE: str(trained.metrics[trained.primary_metric]),
+    }
+
+
 class RegistrationGateError(TrainingError):
     """The registered version could not be loaded and used as inference will."""
 
@@ -197,32 +225,16 @@ class Registry(RegistryReader):
             if raw_csv is not None:
                 background.append(pool.submit(self._store_csv, run.info.run_id, raw_csv))
             self._log_run_contents(trained, data, filename)
-            signature = infer_signature(
-                trained.input_example, trained.pipeline.predict(trained.input_example)
-            )
-            with _shipped_code() as code_paths:
-                info = mlflow.sklearn.log_model(
-                    trained.pipeline,
-                    name="model",
-                    signature=signature,
-                    input_example=trained.input_example,
-                    pip_requirements=_pip_requirements(trained.pipeline),
-                    code_paths=code_paths,
-                    skops_trusted_types=families.trusted_types(),
-                )
+            model_uri = _log_model(trained)
             for done in background:
                 done.result()  # the first error, if any, fails the job
             if on_stage:
                 on_stage("registering")
             version = mlflow.register_model(
-                info.model_uri,
+                model_uri,
                 model_name,
                 await_registration_for=60,
-                tags={
-                    TAG_TRACKING_ID: job_id,
-                    TAG_METRIC: trained.primary_metric,
-                    TAG_METRIC_VALUE: str(trained.metrics[trained.primary_metric]),
-                },
+                tags=_version_tags(trained, job_id),
             ).version
         log.info(
             "registry.model.registered",
