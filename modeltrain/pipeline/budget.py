@@ -1,10 +1,8 @@
 """A training job's ``timeBudget`` is its running time, as its client sees it: training gets
 what is left of it once the CSV is read, less an estimate of what follows training (logging
 the run, the model and the stored CSV to MLflow, registering, the gate); training keeps to
-that, its final fits and explanations included (pipeline/train.py). Measured on 2 cores
-(bench/quality.py's service part, the `job.phases` log line): 1.6–2.3 s after a 1,000-row
-job's training, about 1.6 s after a 25 MB job's (its CSV is stored while the rest is logged).
-"""
+that, its final fits and explanations included (pipeline/train.py). The estimate is what
+bench/quality.py's service part measures (the `job.phases` log line; docs/benchmarks.md)."""
 
 from __future__ import annotations
 

@@ -32,8 +32,8 @@ from modeltrain.pipeline.trials import SearchResult, Trial, evaluate, make_folds
 REFIT_FACTOR = 2.5
 BAG_REFIT_FACTOR = 1.3  # a Bag is kept as it is, then fitted once more on all rows (more rows)
 # And seconds more for a Bag, whose refit on all rows must fit in the budget (train.py): the last
-# trial ended up to 0.2 s past where the search meant to stop, and without this margin the same
-# Bag was refitted in one run and not in the next (medpar: 0.169 against 0.131 R² held out).
+# trial may end a little past where the search meant to stop, and without a margin the same Bag
+# was refitted in one run and not in the next.
 BAG_REFIT_MARGIN = 0.25
 # A trial may use this share of the time left (less the reserve), so that the refit of what it
 # finds fits in the budget too.

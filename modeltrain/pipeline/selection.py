@@ -3,11 +3,10 @@ often each is counted; and when one candidate's validation score is better than 
 more than the noise of the rows it was measured on.
 
 Why the noise matters: the search scores every trial on the same validation rows, and the more
-trials it runs, the likelier the best score is a lucky one. On a few hundred noisy rows that
-made a 30 s search end with a worse model than a 10 s one (medpar: R² 0.139 against 0.162 on
-held-out rows). So a later trial replaces the one chosen so far only when it is better on most
-resamples of those rows, not merely better on them (the ensemble of the incumbents needs no such
-test: choose says why)."""
+trials it runs, the likelier the best score is a lucky one, so that a longer search could end
+with a worse model than a shorter one. So a later trial replaces the one chosen so far only when
+it is better on most resamples of those rows, not merely better on them (the ensemble of the
+incumbents needs no such test: choose says why; docs/training.md has the measurements)."""
 
 from __future__ import annotations
 
@@ -99,20 +98,12 @@ def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tu
     incumbent when that adds to its validation score. Returns (trial, weight) pairs and the
     validation score.
 
-    Why no test against the noise here, where a trial needs one to replace an incumbent
-    (clearly_better): that guards against the luckiest of many trials of one family;
-    the ensemble's members are at most one a family, each chosen against the noise already, and
-    their average is the steadier model where the validation rows cannot tell them apart. With
-    the test, on few rows of a rare class it could never pass (pneumon, 58 positives: a 10 s
-    search kept logistic regression, 0.88 ROC AUC on held-out rows where the ensemble scored
-    0.91, measured with bench/quality.py; the other data sets scored level or better).
-
-    Why the families' incumbents and not the best trials: those are many near-copies of one
-    configuration, each a little lucky on the validation rows, and the ensemble of them was
-    worse on held-out rows than the incumbents' diverse one (diabetes, both refitted: five
-    LightGBM configurations 0.33 R², the incumbents' LightGBM and ridge 0.36); an incumbent
-    changes only for a clearly better trial, so a longer search keeps the ensemble a shorter
-    one made unless it finds better."""
+    No test against the noise here: that guards against the luckiest of many trials of one
+    family, while the ensemble's members are at most one a family, each chosen against the noise
+    already, and their average is the steadier model where the validation rows cannot tell them
+    apart (with the test, on few rows of a rare class it could never pass). The families'
+    incumbents, not the best trials: those are near-copies of one configuration, each a little
+    lucky on the validation rows."""
     pool = found.incumbents()  # the incumbent first; every one keeps its outputs
     incumbent = pool[0]
     outputs = [t.output for t in pool if t.output is not None]
