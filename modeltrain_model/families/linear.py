@@ -1,5 +1,5 @@
 """Linear models: logistic regression for classes, ridge for values, on the LinearEncoder's
-standardised numbers and one-hot categories."""
+standardised numbers and one-hot categories (scikit-learn is imported when one is built)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import numpy as np
 from modeltrain_model import CLASSIFICATION
 from modeltrain_model.attribution import ExplanationUnavailable, in_probability_space, link
 from modeltrain_model.families.base import Attribution, Family, FitContext, Space
-from modeltrain_model.linear_encoder import LinearEncoder
 
 LOGISTIC_MAX_ITER = 500
 
@@ -35,6 +34,8 @@ class Linear(Family):
         from sklearn.linear_model import LogisticRegression, Ridge
         from sklearn.pipeline import Pipeline
 
+        from modeltrain_model.linear_encoder import LinearEncoder
+
         model = (
             LogisticRegression(
                 max_iter=LOGISTIC_MAX_ITER, C=params["C"], class_weight=params.get("class_weight")
@@ -46,7 +47,7 @@ class Linear(Family):
 
     def owns(self, member: Any) -> bool:
         steps = getattr(member, "named_steps", None)
-        return steps is not None and isinstance(steps.get("prep"), LinearEncoder)
+        return steps is not None and type(steps.get("prep")).__name__ == "LinearEncoder"
 
     def explain(self, member: Any, at: Attribution) -> tuple[np.ndarray, np.ndarray]:
         """Exact SHAP of a linear model, ``coef * (x - mean(x))``, in margin space."""
