@@ -31,6 +31,7 @@ from modeltrain.api.services import Services
 from modeltrain.api.web import install_web
 from modeltrain.config import Settings, get_settings
 from modeltrain.logging import configure_logging, fields
+from modeltrain.serving.cache import settle_garbage
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.add_collector(DriftCollector(services.models, services.drift_reports))
         listener = asyncio.create_task(services.model_events.run(), name="model-events")
         services.drift.start()
+        settle_garbage()  # what the start made lives as long as the process
         log.info("api.started", extra=fields(mlflow=settings.mlflow_tracking_uri))
         try:
             yield

@@ -69,16 +69,17 @@ class DriftCounter:
         with self._lock:
             pending, self._pending, self._pending_rows = self._pending, [], 0
         counts: dict[str, int] = {}
-        rows = 0
-        for data in pending:
-            rows += _rows(data)
-            for i, column in enumerate(self.profile.columns):
-                if column.name not in data:
-                    continue
-                found = np.bincount(column.bins(data[column.name]), minlength=column.size)
-                for bin_index in np.flatnonzero(found):
-                    key = bin_field(i, int(bin_index))
-                    counts[key] = counts.get(key, 0) + int(found[bin_index])
+        rows = sum(_rows(data) for data in pending)
+        for i, column in enumerate(self.profile.columns):
+            # One column of every request at once: binning request by request held the GIL in
+            # thousands of small steps a second, and the requests served meanwhile waited.
+            parts = [np.asarray(data[column.name]) for data in pending if column.name in data]
+            if not parts:
+                continue
+            values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            found = np.bincount(column.bins(values), minlength=column.size)
+            for bin_index in np.flatnonzero(found):
+                counts[bin_field(i, int(bin_index))] = int(found[bin_index])
         return rows, counts
 
 

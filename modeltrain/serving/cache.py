@@ -3,6 +3,7 @@ an LRU. Concurrent first requests for one version wait for a single load."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -105,6 +106,15 @@ def load_version(client: MlflowClient, name: str, version: str) -> LoadedModel:
         extra=fields(model=name, version=version, seconds=round(loaded.load_seconds, 3)),
     )
     return loaded
+
+
+def settle_garbage() -> None:
+    """Collect, then freeze what is left (a loaded model is tens of thousands of long-lived
+    objects): later collections no longer walk them, which a request waited for at the moment
+    one ran. Unfrozen first, so that what an evicted model left in cycles is collected."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _load_pyfunc(uri: str) -> Any:
@@ -258,4 +268,5 @@ class ModelCache:
                 while len(self._models) > self._max_size:
                     _, evicted = self._models.popitem(last=False)
                     evicted.close()
+            settle_garbage()
             return model
