@@ -106,3 +106,23 @@ def test_each_category_value_falls_in_its_bin(profile):
     got = [labels[b] for b in city.bins(values)[:6]]
     assert got == ["paris", labels[0], labels[0], labels[0], "unseen", "lyon"]
     assert list(city.bins(values[:6])) == list(city.bins(values)[:6])
+
+
+def test_many_requests_binned_at_once_count_as_each_binned_alone(profile):
+    """The flusher bins every pending request's column in one go; the counts are those of
+    binning each request (frames, and the column batches the predict route keeps) by itself."""
+    from modeltrain_model.columns import ColumnBatch
+
+    frame = _frame(60, 7)
+    requests = [frame.iloc[i : i + 1] for i in range(30)]
+    requests += [ColumnBatch({c: frame[c].to_numpy()[i : i + 2] for c in frame}, 2)
+                 for i in range(30, 60, 2)]  # fmt: skip
+    together = DriftCounter("m", "1", profile)
+    expected: dict[str, int] = {}
+    for request in requests:
+        together.record(request)
+        alone = DriftCounter("m", "1", profile)
+        alone.record(request)
+        for key, count in alone.take()[1].items():
+            expected[key] = expected.get(key, 0) + count
+    assert together.take() == (60, expected)
