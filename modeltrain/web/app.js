@@ -257,8 +257,9 @@ function showLeaderboard(result) {
   $("job-chosen").textContent = !chosen ? result.estimator
     : members.length ? `an ensemble of ${members.map((r) => `${name(r)} (weight ${r.weight})`).join(", ")}, ${metric} ${fmt(chosen[metric])} on validation`
       : `${name(chosen)}, ${metric} ${fmt(chosen[metric])} on validation`;
-  const varying = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== metric && !ROW_FIELDS.has(k)
-    && new Set(rows.map((r) => JSON.stringify(r[k]))).size > 1);
+  const trials = rows.filter((r) => r.trial != null); // the parameters that tell them apart
+  const varying = [...new Set(trials.flatMap((r) => Object.keys(r)))].filter((k) => k !== metric && !ROW_FIELDS.has(k)
+    && new Set(trials.map((r) => JSON.stringify(r[k] ?? null))).size > 1);
   const mark = (r) => (r.role === "chosen" ? "✔ chosen" : r.role === "member" ? `✔ member ×${r.weight}` : "");
   const base = [{ label: "", value: mark }, { label: "candidate", value: name },
     { label: metric, value: (r) => fmt(r[metric]) }];
