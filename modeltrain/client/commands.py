@@ -4,11 +4,12 @@ terminals."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -22,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from modeltrain.client.http import ServiceClient, ServiceError
-from modeltrain_model import families
+from modeltrain.training_options import TRAINING
 
 if TYPE_CHECKING:
     from modeltrain.config import Settings
@@ -52,11 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         with _upload_bar(path) as (bar, task):
             answer = client.upload(
                 path,
-                target=args.target,
-                task=args.task,
-                model_name=args.model_name,
-                time_budget=args.time_budget,
-                families=args.families,
+                options=_options_given(args),
                 force=args.force,
                 on_progress=lambda sent, total: bar.update(task, completed=sent, total=total),
             )
@@ -186,14 +183,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        answer = client.retrain(
-            args.tracking_id,
-            target=args.target,
-            task=args.task,
-            modelName=args.model_name,
-            timeBudget=args.time_budget,
-            families=None if args.families is None else args.families.split(","),
-        )
+        changes = _options_given(args)
+        if isinstance(changes.get("families"), str):  # the body takes a list
+            changes["families"] = changes["families"].split(",")
+        answer = client.retrain(args.tracking_id, **changes)
         tracking_id = answer["trackingId"]
         err.print(f"retraining {args.tracking_id}'s data as job [bold]{tracking_id}[/bold]")
         return _finish(client, tracking_id, args.wait)
@@ -307,20 +300,29 @@ def _connection_options(
     parser.add_argument("--api-key", default=key, help="API key (MODELTRAIN_API_KEY)")
 
 
+def _options_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The training options given as flags, by their field names."""
+    given = {option.field: getattr(args, f"option_{option.field}") for option in TRAINING}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def _run(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
     return lambda args, _settings: _guard(command, args)
 
 
+def _flag(field: str) -> str:
+    """A training option's CLI flag: its wire name in kebab case (timeBudget: --time-budget)."""
+    return "--" + re.sub(r"(?<!^)(?=[A-Z])", "-", field).lower()
+
+
 def _job_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", help="column to predict (default: the last one)")
-    parser.add_argument("--task", choices=["auto", "classification", "regression"])
-    parser.add_argument("--model-name", help="registry name (default: from the file name)")
-    parser.add_argument("--time-budget", type=float, help="seconds of model search")
-    parser.add_argument(
-        "--families",
-        help=f"model families to search, comma-separated: {', '.join(families.names())} "
-        "(default: all that suit the data)",
-    )
+    """A flag per training option (training_options.py), its value sent as the field."""
+    for option in TRAINING:
+        parser.add_argument(
+            _flag(option.field), dest=f"option_{option.field}", help=option.help,
+            metavar=option.metavar, choices=option.choices,
+            type=float if option.json_types == (int, float) else str,
+        )  # fmt: skip
     parser.add_argument(
         "--wait", action=argparse.BooleanOptionalAction, default=True,
         help="follow training to the end (default) and print the modelId",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -63,11 +63,7 @@ class ServiceClient:
         self,
         path: Path,
         *,
-        target: str | None = None,
-        task: str | None = None,
-        model_name: str | None = None,
-        time_budget: float | None = None,
-        families: str | None = None,
+        options: Mapping[str, Any] | None = None,
         force: bool = False,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         on_progress: Callable[[int, int], None] | None = None,
@@ -75,20 +71,19 @@ class ServiceClient:
         """Send the file in ordered chunks (each retried as the protocol allows); returns the
         last answer (with `trackingId` and `status`). Chunk 0 carries the file's SHA-256: when
         the service already trained on the same bytes with the same options, it answers with
-        `duplicateOf` and `modelId` and nothing more is sent (unless ``force``)."""
+        `duplicateOf` and `modelId` and nothing more is sent (unless ``force``). ``options``
+        are the training options by their field names (training_options.py); None is left out."""
         data = path.read_bytes()
-        options = {
-            "target": target,
-            "task": task,
-            "modelName": model_name,
-            "families": families,
+        fields = {
+            **{
+                name: None if value is None else str(value)
+                for name, value in (options or {}).items()
+            },
             "fileSha256": hashlib.sha256(data).hexdigest(),
             "force": "true" if force else None,
         }
-        if time_budget is not None:
-            options["timeBudget"] = str(time_budget)
         return self._send_chunks(
-            "/api/model-train/start", path.name, data, options, chunk_bytes, on_progress
+            "/api/model-train/start", path.name, data, fields, chunk_bytes, on_progress
         )
 
     def upload_batch(

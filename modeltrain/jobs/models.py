@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from modeltrain import training_options
 from modeltrain.constants import JobKind, JobStatus, Stage, Task
 
 
@@ -100,11 +101,14 @@ class JobOptions:
     probabilities: bool = False
 
     def duplicate_key(self) -> str:
-        """What two jobs on the same bytes must share to be duplicates."""
-        return orjson.dumps(
-            [self.file_sha256, self.target, self.task.value, self.model_name, self.time_budget]
-            + ([list(self.families)] if self.families is not None else [])
-        ).decode()
+        """What two jobs on the same bytes must share to be duplicates: every training option
+        (training_options.TRAINING; one added later only when it is set)."""
+        key: list[Any] = [self.file_sha256]
+        for option in training_options.TRAINING:
+            value = getattr(self, option.attr)
+            if option.always_in_key or value != getattr(_DEFAULTS, option.attr):
+                key.append(option.dump(value))
+        return orjson.dumps(key).decode()
 
     def to_json(self) -> str:
         """Stored in the record and shown as the status document's ``options``."""
@@ -118,13 +122,10 @@ class JobOptions:
                     "fileSha256": self.file_sha256,
                 }
             ).decode()
+        given = {o.field: o.dump(getattr(self, o.attr)) for o in training_options.TRAINING}
         return orjson.dumps(
             {
-                "target": self.target,
-                "task": self.task.value,
-                "modelName": self.model_name,
-                "timeBudget": self.time_budget,
-                "families": None if self.families is None else list(self.families),
+                **given,
                 "encoding": self.encoding,
                 "delimiter": self.delimiter,
                 "sourceRunId": self.source_run_id,
@@ -136,16 +137,14 @@ class JobOptions:
     @classmethod
     def from_json(cls, raw: str | bytes) -> JobOptions:
         data = orjson.loads(raw)
-
-        def pick(key: str, old_key: str, default: Any) -> Any:  # old records: snake_case keys
-            return data.get(key, data.get(old_key, default))
-
+        given = {}
+        for option in training_options.TRAINING:
+            # records written before the wire names were used: snake_case keys
+            value = data.get(option.field, data.get(option.attr))
+            if value is not None:
+                given[option.attr] = option.load(value)
         return cls(
-            target=data.get("target"),
-            task=Task(data.get("task", Task.AUTO)),
-            model_name=pick("modelName", "model_name", "model"),
-            time_budget=float(pick("timeBudget", "time_budget", 60.0)),
-            families=None if data.get("families") is None else tuple(data["families"]),
+            **given,
             encoding=data.get("encoding"),
             delimiter=data.get("delimiter"),
             source_run_id=data.get("sourceRunId"),
@@ -154,6 +153,13 @@ class JobOptions:
             model_id=data.get("modelId"),
             probabilities=bool(data.get("probabilities", False)),
         )
+
+    def pipeline_options(self) -> dict[str, Any]:
+        """The options the training pipeline takes as they are (TrainOptions' names)."""
+        return {o.pipeline: getattr(self, o.attr) for o in training_options.TRAINING if o.pipeline}
+
+
+_DEFAULTS = JobOptions()
 
 
 @dataclass

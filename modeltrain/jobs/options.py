@@ -3,79 +3,17 @@ the settings; each refusal names its field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from modeltrain.config import Settings
-from modeltrain.constants import Task
 from modeltrain.exceptions import InvalidInput
 from modeltrain.jobs.models import JobOptions
-from modeltrain.registry.model_ids import safe_model_name
-from modeltrain_model import families as family_registry
+from modeltrain.training_options import Given, parse_options
 
 
-def parse_task(task: str | None) -> Task:
-    try:
-        return Task(task or Task.AUTO)
-    except ValueError:
-        raise InvalidInput(
-            "task must be one of: auto, classification, regression", field="task"
-        ) from None
-
-
-def check_budget(settings: Settings, budget: float | None) -> float:
-    budget = settings.default_time_budget if budget is None else budget
-    if not 1 <= budget <= settings.max_time_budget:
-        raise InvalidInput(
-            f"timeBudget must be between 1 and {settings.max_time_budget:g} seconds",
-            field="timeBudget",
-        )
-    return float(budget)
-
-
-def parse_families(families: str | list[str] | None) -> tuple[str, ...] | None:
-    """A job's `families` option: a comma-separated list (or a JSON list) of the model families
-    to search, by their names or aliases (the linear family's leaderboard names), None for all
-    of them; in the registry's order."""
-    if families is None:
-        return None
-    names = families.split(",") if isinstance(families, str) else families
-    asked = [n.strip().lower() for n in names if n.strip()]
-    if not asked:
-        return None
-    chosen, unknown = set(), []
-    for name in asked:
-        try:
-            chosen.add(family_registry.resolve(name))
-        except family_registry.UnknownFamily:
-            unknown.append(name)
-    if unknown:
-        raise InvalidInput(
-            f"families: unknown {', '.join(map(repr, unknown))}; the families are: "
-            + ", ".join(family_registry.names()),
-            field="families",
-        )
-    return tuple(f for f in family_registry.names() if f in chosen)
-
-
-def clean_target(target: str | None) -> str | None:
-    return target.strip() if target and target.strip() else None
-
-
-def build_options(
-    settings: Settings,
-    *,
-    target: str | None,
-    task: str | None,
-    model_name: str | None,
-    time_budget: float | None,
-    filename: str,
-    families: str | list[str] | None = None,
-) -> JobOptions:
-    return JobOptions(
-        target=clean_target(target),
-        task=parse_task(task),
-        model_name=safe_model_name(model_name or filename),
-        time_budget=check_budget(settings, time_budget),
-        families=parse_families(families),
-    )
+def build_options(settings: Settings, raw: dict[str, Any], filename: str) -> JobOptions:
+    """A training job's options from the fields a client gave on chunk 0 (training_options)."""
+    return JobOptions(**parse_options(raw, Given(settings, filename)))
 
 
 MAX_CALLBACK_URL_CHARS = 2000

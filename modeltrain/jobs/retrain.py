@@ -5,25 +5,20 @@ worker. Framework-free; the API route only maps fields."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from modeltrain.config import Settings
 from modeltrain.constants import JobStatus
 from modeltrain.exceptions import Conflict, InvalidInput, NotFound
 from modeltrain.jobs.models import Job, JobOptions
-from modeltrain.jobs.options import (
-    check_budget,
-    check_callback_url,
-    clean_target,
-    parse_families,
-    parse_task,
-)
+from modeltrain.jobs.options import check_callback_url
 from modeltrain.jobs.queueing import Enqueue, queue_job
 from modeltrain.jobs.store import JobStore
 from modeltrain.logging import fields
 from modeltrain.registry import Registry
 from modeltrain.registry.errors import registry_call
-from modeltrain.registry.model_ids import safe_model_name
+from modeltrain.training_options import Given, parse_given
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +27,9 @@ log = logging.getLogger(__name__)
 class RetrainRequest:
     """What changes from the first job; None keeps its value."""
 
-    target: str | None = None
-    task: str | None = None
-    model_name: str | None = None
-    time_budget: float | None = None
-    families: str | list[str] | None = None  # an empty list or string: every family again
+    # the training options it changes, by their wire names (training_options.py); `families`
+    # empty: every family again
+    options: dict[str, Any] = field(default_factory=dict)
     callback_url: str | None = None  # called when the new job ends (not inherited)
 
 
@@ -94,21 +87,12 @@ class Retrainer:
 
     def _options(self, first: Job, run_id: str, req: RetrainRequest) -> JobOptions:
         options = replace(first.options, source_run_id=run_id, file_sha256=None)
-        if req.task is not None:
-            options = replace(options, task=parse_task(req.task))
-        if req.time_budget is not None:
-            options = replace(options, time_budget=check_budget(self._settings, req.time_budget))
-        if req.families is not None:
-            options = replace(options, families=parse_families(req.families))
-        if req.model_name is not None:
-            options = replace(options, model_name=safe_model_name(req.model_name))
-        if req.target is not None:
-            target = clean_target(req.target)
-            if target is None:
-                raise InvalidInput("target may not be empty", field="target")
-            self._check_target(run_id, target)
-            options = replace(options, target=target)
-        return options
+        if "target" in req.options and not (req.options["target"] or "").strip():
+            raise InvalidInput("target may not be empty", field="target")
+        changes = parse_given(req.options, Given(self._settings, first.filename))
+        if changes.get("target") is not None:
+            self._check_target(run_id, changes["target"])
+        return replace(options, **changes)
 
     def _check_target(self, run_id: str, target: str) -> None:
         with registry_call(f"the run {run_id} is gone from MLflow"):

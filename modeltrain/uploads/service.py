@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modeltrain.config import Settings
@@ -48,11 +48,8 @@ class ChunkRequest:
     chunk_index: int
     total_chunks: int
     tracking_id: str | None = None
-    target: str | None = None
-    task: str | None = None
-    model_name: str | None = None
-    time_budget: float | None = None
-    families: str | None = None  # chunk 0: the model families to search, comma-separated
+    # chunk 0 of a training upload: the option fields as sent (training_options.py)
+    options: dict[str, Any] = field(default_factory=dict)
     chunk_sha256: str | None = None
     file_sha256: str | None = None  # chunk 0: of the whole file, for the duplicate short-cut
     force: bool = False  # chunk 0: train even when the same bytes and options were trained
@@ -194,15 +191,7 @@ class UploadService:
                 raise InvalidInput("modelId is required on chunk 0 of a batch", field="modelId")
             model_id = self._check_model(req.model_id.strip())
             return JobOptions(model_id=model_id, probabilities=req.probabilities)
-        options = build_options(
-            self._settings,
-            target=req.target,
-            task=req.task,
-            model_name=req.model_name,
-            time_budget=req.time_budget,
-            filename=display_filename(req.filename),
-            families=req.families,
-        )
+        options = build_options(self._settings, req.options, display_filename(req.filename))
         claimed = req.file_sha256.strip().lower() if req.file_sha256 else None
         return replace(options, file_sha256=claimed, force=req.force)
 

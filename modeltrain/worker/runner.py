@@ -175,11 +175,9 @@ def _train_and_register(
     df = read_csv(data, encoding=job.options.encoding, delimiter=job.options.delimiter)
     phases.mark("read")
     options = TrainOptions(
-        target=job.options.target,
-        task=job.options.task,
+        **job.options.pipeline_options(),
         time_budget=search_budget(job.options.time_budget, len(data), phases.seconds["read"]),
         threads=ctx.settings.train_threads,
-        families=job.options.families,
         should_stop=lambda: heartbeat.stopped.is_set() or heartbeat.finish.is_set(),
     )
     trained = train(df, options, report)

@@ -71,6 +71,7 @@ NO_JOB_CASES = [
     ({"timeBudget": "999999"}, CSV, 422, "timeBudget must be between 1"),
     ({"timeBudget": "soon"}, CSV, 422, "timeBudget"),
     ({"families": "lightgbm,deep_net"}, CSV, 422, "families: unknown 'deep_net'"),
+    ({"metric": "mae"}, CSV, 422, "unknown field 'metric'"),  # not silently ignored
     ({"chunkSha256": "abc"}, CSV, 422, "chunkSha256"),
     ({"chunkSha256": "0" * 64}, CSV, 422, "does not match"),
     ({"trackingId": "x" * 65}, CSV, 422, "trackingId"),
@@ -190,14 +191,33 @@ def test_a_flag_in_a_csv_requests_query_must_read_as_true_or_false(stack):
     assert answer.status_code == 422 and "explain must be true or false" in answer.json()["error"]
 
 
-@pytest.mark.parametrize("body", [{"timeBudget": "30"}, {"families": "lightgbm"}])
+@pytest.mark.parametrize("body", [{"timeBudget": "30"}, {"families": 3}, {"metric": "mae"}])
 def test_a_retrain_body_field_of_the_wrong_json_type_is_refused_naming_it(stack, body):
     with stack.http() as client:
         answer = client.post("/api/model-train/nope/retrain", json=body)
     assert answer.status_code == 422 and next(iter(body)) in answer.json()["error"]
 
 
+def test_a_batch_upload_refuses_a_field_it_does_not_take(stack):
+    with stack.http() as client:
+        answer = client.post(
+            "/api/model-inference/batch",
+            data=_form(modelId="models:/m/1", target="y"),
+            files={"chunk": ("c", CSV, "text/csv")},
+        )
+    assert answer.status_code == 422 and answer.json()["field"] == "target"
+
+
 def test_cancelling_an_unknown_job_is_404(stack):
     with stack.http() as client:
         answer = client.post("/api/model-train/nope/cancel")
     assert answer.status_code == 404 and "nope" in answer.json()["error"]
+
+
+def test_the_service_lists_the_training_options_it_takes(stack):
+    with stack.http() as client:
+        info = client.get("/api/info").json()
+    names = [option["name"] for option in info["options"]]
+    assert names == ["target", "task", "modelName", "timeBudget", "families"]
+    task = next(option for option in info["options"] if option["name"] == "task")
+    assert task["choices"] == ["auto", "classification", "regression"]

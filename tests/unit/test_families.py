@@ -9,8 +9,8 @@ import pytest
 
 from modeltrain.constants import Task
 from modeltrain.exceptions import InvalidInput
-from modeltrain.jobs.options import parse_families
 from modeltrain.pipeline import families as training
+from modeltrain.training_options import parse_families
 from modeltrain_model import families
 from modeltrain_model.ensemble import member_output
 from modeltrain_model.families import Attribution, Family, FitContext, Space, UnknownFamily

@@ -13,9 +13,9 @@ from modeltrain.api.roles import ROUTE_ROLES, UNLISTED_ROLE, Role, RouteRoles
 from modeltrain.config import Settings
 from modeltrain.exceptions import InvalidInput
 from modeltrain.jobs.models import JobOptions
-from modeltrain.jobs.options import parse_families
 from modeltrain.registry import champion
 from modeltrain.registry.lifecycle import check_alias, check_version
+from modeltrain.training_options import parse_families
 
 
 @pytest.mark.parametrize(

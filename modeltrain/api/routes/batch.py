@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from modeltrain.api.deps import get_services
+from modeltrain.api.option_fields import refuse_other_fields
 from modeltrain.api.routes.training import SHA256_HEX
 from modeltrain.api.services import Services
 from modeltrain.constants import JobKind, JobStatus
@@ -20,6 +21,8 @@ from modeltrain.uploads.service import ChunkRequest
 
 router = APIRouter(prefix="/api/model-inference/batch", tags=["inference"])
 ServicesDep = Annotated[Services, Depends(get_services)]
+BATCH_FIELDS = frozenset({"filename", "chunk", "chunkIndex", "totalChunks", "trackingId", "modelId",
+                          "probabilities", "chunkSha256", "fileSha256", "callbackUrl"})  # fmt: skip
 
 
 @router.post(
@@ -28,6 +31,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
     responses={202: {"description": "last chunk stored, batch job queued"}},
 )
 async def upload_batch_chunk(
+    request: Request,
     services: ServicesDep,
     filename: Annotated[str, Form(min_length=1)],
     chunk: Annotated[UploadFile, File()],
@@ -40,7 +44,8 @@ async def upload_batch_chunk(
     fileSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
     callbackUrl: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> JSONResponse:
-    request = ChunkRequest(
+    await refuse_other_fields(request, BATCH_FIELDS)
+    chunk_request = ChunkRequest(
         filename=filename,
         data=await chunk.read(),
         chunk_index=chunkIndex,
@@ -53,7 +58,7 @@ async def upload_batch_chunk(
         model_id=modelId,
         probabilities=probabilities,
     )
-    reply = await run_in_threadpool(services.uploads.receive, request)
+    reply = await run_in_threadpool(services.uploads.receive, chunk_request)
     return JSONResponse(reply.to_json(), status_code=202 if reply.queued else 200)
 
 

@@ -12,6 +12,7 @@ from modeltrain import __version__
 from modeltrain.api.auth import caller_of
 from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
+from modeltrain.training_options import TRAINING
 from modeltrain_model import families
 
 router = APIRouter(prefix="/api", tags=["models"])
@@ -29,6 +30,10 @@ def info(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
             "defaultTimeBudget": settings.default_time_budget,
             "maxTimeBudget": settings.max_time_budget,
             "families": list(families.names()),
+            "options": [
+                {"name": o.field, "help": o.help, "choices": list(o.choices or []) or None}
+                for o in TRAINING
+            ],
         }
     )
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PydanticField
 from starlette.concurrency import run_in_threadpool
 
 from modeltrain.api.deps import get_services
+from modeltrain.api.option_fields import RetrainBody, option_fields
 from modeltrain.api.plain_routes import install_ahead
 from modeltrain.api.services import Services
 from modeltrain.constants import (
@@ -30,6 +29,9 @@ from modeltrain.uploads.service import ChunkRequest
 router = APIRouter(prefix="/api/model-train", tags=["training"])
 ServicesDep = Annotated[Services, Depends(get_services)]
 SHA256_HEX = r"^\s*[0-9a-fA-F]{64}\s*$"
+# An upload's own fields, beside the training options (training_options.py).
+UPLOAD_FIELDS = frozenset({"filename", "chunk", "chunkIndex", "totalChunks", "trackingId",
+                           "chunkSha256", "fileSha256", "force", "callbackUrl"})  # fmt: skip
 
 
 @router.post(
@@ -38,40 +40,35 @@ SHA256_HEX = r"^\s*[0-9a-fA-F]{64}\s*$"
     responses={202: {"description": "last chunk stored, job queued"}},
 )
 async def upload_chunk(
+    request: Request,
     services: ServicesDep,
     filename: Annotated[str, Form(min_length=1)],
     chunk: Annotated[UploadFile, File()],
     chunkIndex: Annotated[int, Form(ge=0)],  # the contract's field names
     totalChunks: Annotated[int, Form(ge=1, le=100_000)],
     trackingId: Annotated[str | None, Form(max_length=64)] = None,
-    target: Annotated[str | None, Form(max_length=1000)] = None,
-    task: Annotated[str | None, Form()] = None,
-    modelName: Annotated[str | None, Form(max_length=1000)] = None,
-    timeBudget: Annotated[float | None, Form()] = None,
-    families: Annotated[str | None, Form(max_length=1000)] = None,
     chunkSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
     fileSha256: Annotated[str | None, Form(pattern=SHA256_HEX)] = None,
     force: Annotated[bool, Form()] = False,
     callbackUrl: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> JSONResponse:
+    """The training options (training_options.py) come as form fields of their own names,
+    described in the operation's schema; any other field is refused naming it."""
+    options = await option_fields(request, UPLOAD_FIELDS)
     data = await chunk.read()
-    request = ChunkRequest(
+    chunk_request = ChunkRequest(
         filename=filename,
         data=data,
         chunk_index=chunkIndex,
         total_chunks=totalChunks,
         tracking_id=trackingId or None,
-        target=target,
-        task=task or None,
-        model_name=modelName,
-        time_budget=timeBudget,
-        families=families,
+        options=options,
         chunk_sha256=chunkSha256,
         file_sha256=fileSha256,
         force=force,
         callback_url=callbackUrl,
     )
-    reply = await run_in_threadpool(services.uploads.receive, request)
+    reply = await run_in_threadpool(services.uploads.receive, chunk_request)
     return JSONResponse(reply.to_json(), status_code=202 if reply.queued else 200)
 
 
@@ -178,36 +175,19 @@ def forget_job(trackingId: str, services: ServicesDep) -> JSONResponse:
     return JSONResponse({"trackingId": trackingId, "forgotten": True})
 
 
-class RetrainBody(BaseModel):
-    """What changes from the first job; a field left out keeps its value."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is no boolean, "30" no number
-    target: Annotated[str | None, PydanticField(max_length=1000)] = None
-    task: Literal["auto", "classification", "regression"] | None = None
-    modelName: Annotated[str | None, PydanticField(max_length=1000)] = None
-    timeBudget: float | None = None
-    # the model families to search (as the upload's comma-separated field); [] searches them all
-    families: Annotated[list[str] | None, PydanticField(max_length=20)] = None
-    callbackUrl: Annotated[str | None, PydanticField(max_length=4000)] = None
-
-
 @router.post(
     "/{trackingId}/retrain",
     status_code=202,
     summary="Train again on a completed job's data (read back from MLflow), with other options",
 )
 def retrain_job(
-    trackingId: str, services: ServicesDep, body: RetrainBody | None = None
+    trackingId: str,
+    services: ServicesDep,
+    body: RetrainBody | None = None,  # type: ignore[valid-type]
 ) -> JSONResponse:
-    body = body or RetrainBody()
-    request = RetrainRequest(
-        target=body.target,
-        task=body.task,
-        model_name=body.modelName,
-        time_budget=body.timeBudget,
-        families=body.families,
-        callback_url=body.callbackUrl,
-    )
+    given: dict[str, Any] = body.model_dump(exclude_unset=True) if body is not None else {}
+    callback_url = given.pop("callbackUrl", None)
+    request = RetrainRequest(options=given, callback_url=callback_url)
     job = services.retrainer.retrain(trackingId, request)
     return JSONResponse(
         {"trackingId": job.id, "retrainOf": trackingId, "status": job.status.value},

@@ -1,0 +1,165 @@
+"""The options a client gives a training job, declared once. Everything else is made from this
+table: the upload's chunk-0 form fields (and the refusal of any other field), the retrain body,
+what is stored in the job record and shown as its status document's `options`, what the
+duplicate index compares, what the pipeline gets, the CLI's flags and `/api/info`.
+
+Adding an option: a row here, a field of JobOptions (jobs/models.py), and the code that uses
+it. Light to import: the CLI builds its flags from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modeltrain.constants import Task
+from modeltrain.exceptions import InvalidInput
+from modeltrain_model import families as family_registry
+
+if TYPE_CHECKING:
+    from modeltrain.config import Settings
+
+
+@dataclass(frozen=True)
+class Given:
+    """What a value is parsed with besides itself."""
+
+    settings: Settings
+    filename: str  # the upload's display name (a model name's default)
+
+
+@dataclass(frozen=True)
+class Option:
+    field: str  # its name on the wire: form field, retrain body key, stored key, CLI --flag
+    attr: str  # the JobOptions attribute
+    help: str  # one line, for the CLI and /api/info
+    # The value from what a client sent (a form's text, or a JSON value from a retrain body;
+    # None when not given): raises InvalidInput naming the field.
+    parse: Callable[[Any, Given], Any]
+    json_types: tuple[type, ...]  # the JSON types a retrain body may give it (None always)
+    dump: Callable[[Any], Any] = lambda value: value  # the value as stored (JSON)
+    load: Callable[[Any], Any] = lambda value: value  # and back
+    # Part of what makes two uploads of the same bytes duplicates even at its default. Options
+    # added later join the duplicate key only when set, so that earlier keys stay the same.
+    always_in_key: bool = False
+    pipeline: str | None = None  # the pipeline's TrainOptions attribute it fills, if any
+    metavar: str | None = None  # the CLI's name for its value
+    choices: tuple[str, ...] | None = None  # the CLI's and /api/info's choices
+
+
+def parse_task(task: Any, given: Given | None = None) -> Task:
+    try:
+        return Task(task or Task.AUTO)
+    except ValueError:
+        raise InvalidInput(
+            "task must be one of: auto, classification, regression", field="task"
+        ) from None
+
+
+def check_budget(settings: Settings, budget: float | None) -> float:
+    budget = settings.default_time_budget if budget is None else budget
+    if not 1 <= budget <= settings.max_time_budget:
+        raise InvalidInput(
+            f"timeBudget must be between 1 and {settings.max_time_budget:g} seconds",
+            field="timeBudget",
+        )
+    return float(budget)
+
+
+def _budget(value: Any, given: Given) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value) if value.strip() else None
+        except ValueError:
+            raise InvalidInput(
+                "timeBudget must be a number of seconds", field="timeBudget"
+            ) from None
+    return check_budget(given.settings, value)
+
+
+def parse_families(families: Any, given: Given | None = None) -> tuple[str, ...] | None:
+    """A comma-separated list (or a JSON list) of the model families to search, by their names
+    or aliases, None for all of them; in the registry's order."""
+    if families is None:
+        return None
+    names = families.split(",") if isinstance(families, str) else families
+    asked = [str(n).strip().lower() for n in names if str(n).strip()]
+    if not asked:
+        return None
+    chosen, unknown = set(), []
+    for name in asked:
+        try:
+            chosen.add(family_registry.resolve(name))
+        except family_registry.UnknownFamily:
+            unknown.append(name)
+    if unknown:
+        raise InvalidInput(
+            f"families: unknown {', '.join(map(repr, unknown))}; the families are: "
+            + ", ".join(family_registry.names()),
+            field="families",
+        )
+    return tuple(f for f in family_registry.names() if f in chosen)
+
+
+def clean_target(target: Any, given: Given | None = None) -> str | None:
+    return target.strip() if isinstance(target, str) and target.strip() else None
+
+
+def _model_name(value: Any, given: Given) -> str:
+    from modeltrain.registry.model_ids import safe_model_name  # the registry imports MLflow
+
+    return safe_model_name(value or given.filename)
+
+
+TRAINING: tuple[Option, ...] = (
+    Option("target", "target", "column to predict (default: the last one)", clean_target,
+           (str,), always_in_key=True, pipeline="target", metavar="COLUMN"),
+    Option("task", "task", "the task (default: told from the target)", parse_task, (str,),
+           dump=lambda task: task.value, load=lambda raw: Task(raw or Task.AUTO),
+           always_in_key=True, pipeline="task", choices=tuple(t.value for t in Task)),
+    Option("modelName", "model_name", "registry name (default: from the file name)",
+           _model_name, (str,), always_in_key=True, metavar="NAME"),
+    Option("timeBudget", "time_budget", "seconds the job may take", _budget, (int, float),
+           load=float, always_in_key=True, metavar="SECONDS"),
+    Option("families", "families",
+           f"model families to search, comma-separated: {', '.join(family_registry.names())} "
+           "(default: all that suit the data)",
+           parse_families, (str, list),
+           dump=lambda names: None if names is None else list(names),
+           load=lambda raw: None if raw is None else tuple(raw), pipeline="families",
+           metavar="NAMES"),
+)  # fmt: skip
+BY_FIELD = {option.field: option for option in TRAINING}
+
+
+def parse_options(raw: dict[str, Any], given: Given) -> dict[str, Any]:
+    """JobOptions attributes from the fields a client gave on chunk 0, each parsed (its
+    default where not given)."""
+    return {option.attr: option.parse(raw.get(option.field), given) for option in TRAINING}
+
+
+def parse_given(raw: dict[str, Any], given: Given) -> dict[str, Any]:
+    """JobOptions attributes of only the fields given (a retrain changes those)."""
+    unknown_fields(set(raw), set())
+    out = {}
+    for option in TRAINING:
+        if option.field not in raw:
+            continue
+        value = raw[option.field]
+        wrong = value is not None and not isinstance(value, option.json_types)
+        if wrong or isinstance(value, bool):  # (a JSON boolean is no option's value)
+            raise InvalidInput(f"{option.field} has the wrong JSON type", field=option.field)
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise InvalidInput(f"{option.field} must be a list of names", field=option.field)
+        out[option.attr] = option.parse(value, given)
+    return out
+
+
+def unknown_fields(given: set[str], known: set[str]) -> None:
+    """Refuse the first field that neither the protocol nor the options name."""
+    unknown = sorted(given - known - set(BY_FIELD))
+    if unknown:
+        raise InvalidInput(
+            f"unknown field {unknown[0]!r}; the options are: {', '.join(BY_FIELD)}",
+            field=unknown[0],
+        )

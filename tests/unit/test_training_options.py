@@ -1,0 +1,65 @@
+"""The training options are declared once (modeltrain/training_options.py): the stored record,
+the duplicate key, the pipeline's options and the CLI's flags are made from that table."""
+
+from __future__ import annotations
+
+import pytest
+
+from modeltrain.cli import build_parser
+from modeltrain.client.commands import _options_given
+from modeltrain.config import Settings
+from modeltrain.constants import Task
+from modeltrain.exceptions import InvalidInput
+from modeltrain.jobs.models import JobOptions
+from modeltrain.jobs.options import build_options
+from modeltrain.training_options import TRAINING, Given, parse_given
+
+SETTINGS = Settings(_env_file=None)
+
+
+def test_every_option_round_trips_through_the_stored_record():
+    options = build_options(
+        SETTINGS,
+        {"target": " y ", "task": "regression", "modelName": "Sales 2024", "timeBudget": "12",
+         "families": "ridge,lightgbm"},
+        "sales.csv",
+    )  # fmt: skip
+    assert options.target == "y" and options.task == Task.REGRESSION
+    assert options.model_name == "Sales-2024" and options.time_budget == 12.0
+    assert options.families == ("linear", "lightgbm")
+    assert JobOptions.from_json(options.to_json()) == options
+    assert options.pipeline_options() == {
+        "target": "y", "task": Task.REGRESSION, "families": ("linear", "lightgbm")
+    }  # fmt: skip
+
+
+def test_the_duplicate_key_of_the_first_options_is_what_it_was():
+    """Keys stored before the table existed still match: an option added later joins the key
+    only when it is set."""
+    plain = JobOptions(target="y", model_name="m", time_budget=10.0, file_sha256="ab")
+    assert plain.duplicate_key() == '["ab","y","auto","m",10.0]'
+    picked = JobOptions(target="y", model_name="m", time_budget=10.0, families=("lightgbm",))
+    assert picked.duplicate_key() == '[null,"y","auto","m",10.0,["lightgbm"]]'
+
+
+def test_records_written_with_snake_case_keys_still_read():
+    old = JobOptions.from_json('{"target": "y", "model_name": "m", "time_budget": 5}')
+    assert (old.model_name, old.time_budget) == ("m", 5.0)
+
+
+def test_a_retrain_changes_only_what_it_names_and_refuses_unknown_fields():
+    given = Given(SETTINGS, "f.csv")
+    assert parse_given({"timeBudget": 30}, given) == {"time_budget": 30.0}
+    assert parse_given({"families": []}, given) == {"families": None}  # every family again
+    with pytest.raises(InvalidInput) as refused:
+        parse_given({"metric": "mae"}, given)
+    assert refused.value.extra["field"] == "metric"
+
+
+def test_the_cli_has_a_flag_per_option_and_sends_it_by_its_field_name():
+    parser = build_parser(SETTINGS)
+    args = parser.parse_args(["train", "f.csv", "--time-budget", "5", "--model-name", "x"])
+    assert _options_given(args) == {"timeBudget": 5.0, "modelName": "x"}
+    retrain = parser.parse_args(["retrain", "abc", "--families", "lightgbm,linear"])
+    assert _options_given(retrain) == {"families": "lightgbm,linear"}
+    assert len(TRAINING) == len({o.field for o in TRAINING})
