@@ -45,6 +45,7 @@ class Option:
     pipeline: str | None = None  # the pipeline's TrainOptions attribute it fills, if any
     metavar: str | None = None  # the CLI's name for its value
     choices: tuple[str, ...] | None = None  # the CLI's and /api/info's choices
+    columns: bool = False  # its value names columns: each must be in the file's header
 
 
 def parse_task(task: Any, given: Given | None = None) -> Task:
@@ -105,6 +106,15 @@ def clean_target(target: Any, given: Given | None = None) -> str | None:
     return target.strip() if isinstance(target, str) and target.strip() else None
 
 
+def parse_columns(value: Any, given: Given | None = None) -> tuple[str, ...] | None:
+    """Column names, comma-separated or a JSON list; None for none."""
+    if value is None:
+        return None
+    names = value.split(",") if isinstance(value, str) else value
+    picked = tuple(dict.fromkeys(str(n).strip() for n in names if str(n).strip()))
+    return picked or None
+
+
 def _model_name(value: Any, given: Given) -> str:
     from modeltrain.registry.model_ids import safe_model_name  # the registry imports MLflow
 
@@ -128,6 +138,11 @@ TRAINING: tuple[Option, ...] = (
            dump=lambda names: None if names is None else list(names),
            load=lambda raw: None if raw is None else tuple(raw), pipeline="families",
            metavar="NAMES"),
+    Option("excludeColumns", "exclude_columns",
+           "columns never used as features, comma-separated (an identifier, a leaky outcome)",
+           parse_columns, (str, list), dump=lambda names: None if names is None else list(names),
+           load=lambda raw: None if raw is None else tuple(raw), pipeline="exclude_columns",
+           metavar="COLUMNS", columns=True),
 )  # fmt: skip
 BY_FIELD = {option.field: option for option in TRAINING}
 
@@ -153,6 +168,31 @@ def parse_given(raw: dict[str, Any], given: Given) -> dict[str, Any]:
             raise InvalidInput(f"{option.field} must be a list of names", field=option.field)
         out[option.attr] = option.parse(value, given)
     return out
+
+
+def named_columns(options: Any) -> dict[str, tuple[str, ...]]:
+    """The columns each column option of these JobOptions names, by the option's field."""
+    out = {}
+    for option in TRAINING:
+        value = getattr(options, option.attr)
+        if option.columns and value:
+            out[option.field] = (value,) if isinstance(value, str) else tuple(value)
+    return out
+
+
+def check_columns(options: Any, columns: list[str]) -> None:
+    """Refuse a column option naming a column the data lacks, or the target (422, its field)."""
+    for field, names in named_columns(options).items():
+        missing = [n for n in names if n not in columns]
+        if missing:
+            raise InvalidInput(
+                f"{field}: {', '.join(map(repr, missing))} not in the header; columns are: "
+                + ", ".join(columns[:50]),
+                field=field,
+            )
+        target = options.target or (columns[-1] if columns else None)
+        if target in names:
+            raise InvalidInput(f"{field} names the target column {target!r}", field=field)
 
 
 def unknown_fields(given: set[str], known: set[str]) -> None:

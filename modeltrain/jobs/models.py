@@ -90,6 +90,7 @@ class JobOptions:
     model_name: str = "model"
     time_budget: float = 60.0
     families: tuple[str, ...] | None = None  # the model families to search; None: all
+    exclude_columns: tuple[str, ...] | None = None  # never features
     encoding: str | None = None
     delimiter: str | None = None
     # The data when it is not an upload: the CSV stored with this MLflow run (a retrain).

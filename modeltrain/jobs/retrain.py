@@ -18,7 +18,7 @@ from modeltrain.jobs.store import JobStore
 from modeltrain.logging import fields
 from modeltrain.registry import Registry
 from modeltrain.registry.errors import registry_call
-from modeltrain.training_options import Given, parse_given
+from modeltrain.training_options import Given, check_columns, named_columns, parse_given
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,13 @@ class Retrainer:
         changes = parse_given(req.options, Given(self._settings, first.filename))
         if changes.get("target") is not None:
             self._check_target(run_id, changes["target"])
-        return replace(options, **changes)
+        options = replace(options, **changes)
+        if named_columns(options):
+            with registry_call(f"the run {run_id} is gone from MLflow"):
+                columns = self._registry.stored_columns(run_id)
+            if columns is not None:
+                check_columns(options, columns)
+        return options
 
     def _check_target(self, run_id: str, target: str) -> None:
         with registry_call(f"the run {run_id} is gone from MLflow"):

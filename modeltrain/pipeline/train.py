@@ -42,6 +42,7 @@ EXPLAIN_MIN_SECONDS = 0.5  # ...or this, whichever is longer
 # Refitting on all rows (holdout included) may end the job this far past its budget:
 # seconds, or a share of the budget when that is more.
 REFIT_GRACE, REFIT_GRACE_SHARE = 1.0, 0.05
+EXCLUDED = "excluded on request (excludeColumns)"  # its reason in droppedColumns
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class TrainOptions:
     threads: int = 0  # 0 = all cores
     should_stop: Callable[[], bool] | None = None  # end the search now? (asked between rounds)
     families: tuple[str, ...] | None = None  # the families to search (None: all that fit)
+    exclude_columns: tuple[str, ...] | None = None  # columns never used as features
 
 
 @dataclass
@@ -139,13 +141,17 @@ def _prepare(df: pd.DataFrame, options: TrainOptions) -> _Prepared:
     target = options.target or str(df.columns[-1])
     if target not in df.columns:
         raise TrainingError(f"target column {target!r} is not in the data")
+    excluded = list(options.exclude_columns or ())
+    if target in excluded or any(c not in df.columns for c in excluded):
+        raise TrainingError(f"excludeColumns must name columns of the data other than {target!r}")
     task = detect_task(df[target], options.task)
     df = clean_target(df, target, task)
-    X = normalise_features(df.drop(columns=[target]))
+    X = normalise_features(df.drop(columns=[target, *excluded]))
     y = df[target]
     if task == Task.CLASSIFICATION and not pd.api.types.is_bool_dtype(y):
         y = y.astype(str) if not pd.api.types.is_numeric_dtype(y) else y
     plan = plan_columns(X)
+    plan.dropped = {**dict.fromkeys(excluded, EXCLUDED), **plan.dropped}
     if not plan.used:
         raise TrainingError(
             "no usable feature columns: " + "; ".join(f"{c}: {r}" for c, r in plan.dropped.items())

@@ -14,7 +14,6 @@ from modeltrain.config import Settings
 from modeltrain.constants import CSV_SNIFF_BYTES, MAX_FILENAME_CHARS, JobKind, JobStatus, Stage
 from modeltrain.exceptions import (
     Conflict,
-    InvalidCsv,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -26,6 +25,7 @@ from modeltrain.jobs.options import build_options, check_callback_url
 from modeltrain.jobs.queueing import Enqueue, queue_job
 from modeltrain.jobs.store import new_job_id
 from modeltrain.logging import fields
+from modeltrain.training_options import check_columns
 from modeltrain.uploads.csv_format import inspect_head
 from modeltrain.uploads.staging import ChunkOutcome, ChunkResult, UploadStaging
 
@@ -256,10 +256,12 @@ class UploadService:
                 header_cap=CSV_SNIFF_BYTES,
                 min_columns=1 if job.kind == JobKind.BATCH else 2,
             )
-        except InvalidCsv as exc:
+            if fmt is not None and job.kind == JobKind.TRAIN:
+                check_columns(job.options, fmt.columns)
+        except InvalidInput as exc:  # the file, or a column option the header lacks
             self._staging.discard(job.id)
             self._store.fail(job.id, exc.message)
-            raise InvalidCsv(exc.message, trackingId=job.id) from None
+            raise type(exc)(exc.message, **{**exc.extra, "trackingId": job.id}) from None
         if fmt is None:
             return job
         options = replace(job.options, encoding=fmt.encoding, delimiter=fmt.delimiter)

@@ -96,6 +96,7 @@ function pick(file) {
     const columns = line.split(delimiter).map((c) => c.trim().replace(/^"|"$/g, ""));
     $("target").replaceChildren(...columns.map((c) => new Option(c, c)));
     $("target").value = columns[columns.length - 1];
+    checkBoxes("exclude", columns);
     $("train-form").hidden = false;
   });
 }
@@ -142,15 +143,20 @@ async function sendChunks(url, file, first, onProgress) {
   return body;
 }
 
+// A checkbox per name (a model family, a column to leave out).
+function checkBoxes(id, names, ticked = [], show = (name) => name) {
+  $(id).replaceChildren(...names.map((name) => {
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", value: name, checked: ticked.includes(name) });
+    const label = Object.assign(document.createElement("label"), { className: "inline" });
+    label.append(box, ` ${show(name)} `);
+    return label;
+  }));
+}
+
 // The model families a job may search (from /api/info), as checkboxes; none ticked: all.
 function familyBoxes(id, ticked = []) {
   $(id).dataset.ticked = JSON.stringify(ticked); // drawn again once /api/info has answered
-  $(id).replaceChildren(...((info && info.families) || []).map((name) => {
-    const box = Object.assign(document.createElement("input"), { type: "checkbox", value: name, checked: ticked.includes(name) });
-    const label = Object.assign(document.createElement("label"), { className: "inline" });
-    label.append(box, ` ${name.replaceAll("_", " ")} `);
-    return label;
-  }));
+  checkBoxes(id, (info && info.families) || [], ticked, (name) => name.replaceAll("_", " "));
 }
 const ticked = (id) => [...$(id).querySelectorAll("input:checked")].map((box) => box.value);
 
@@ -165,6 +171,7 @@ $("train-form").addEventListener("submit", async (event) => {
     const sha256 = $("force").checked ? null : await fileSha256(chosen);
     const first = { target: $("target").value, task: $("task").value, modelName: $("model-name").value,
       timeBudget: $("time-budget").value, families: ticked("families").join(",") || null,
+      excludeColumns: ticked("exclude").join(",") || null,
       fileSha256: sha256, force: $("force").checked ? "true" : null };
     const body = await sendChunks("/api/model-train/start", chosen, first, (sent) => {
       $("upload-bar").value = (100 * sent) / chosen.size;

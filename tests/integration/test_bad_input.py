@@ -218,6 +218,27 @@ def test_the_service_lists_the_training_options_it_takes(stack):
     with stack.http() as client:
         info = client.get("/api/info").json()
     names = [option["name"] for option in info["options"]]
-    assert names == ["target", "task", "modelName", "timeBudget", "families"]
+    assert names == ["target", "task", "modelName", "timeBudget", "families", "excludeColumns"]
     task = next(option for option in info["options"] if option["name"] == "task")
     assert task["choices"] == ["auto", "classification", "regression"]
+
+
+def test_a_column_option_the_header_lacks_fails_the_job_naming_the_field(stack):
+    with stack.http() as client:
+        answer = upload(client, CSV, excludeColumns="age,zip")[0]
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["field"] == "excludeColumns" and "'zip' not in the header" in body["error"]
+    with stack.http() as client:
+        job = client.get(f"/api/model-train/status/{body['trackingId']}").json()
+    assert job["status"] == "failed" and "'zip'" in job["error"]
+
+
+def test_excluded_columns_round_trip_and_are_left_out_of_the_model(stack):
+    with stack.http() as client:
+        answer = upload(client, CSV, excludeColumns="income", timeBudget="1")[-1]
+        job = wait_for_job(client, answer.json()["trackingId"])
+    assert job["status"] == "completed", job["error"]
+    assert job["options"]["excludeColumns"] == ["income"]
+    assert job["result"]["droppedColumns"]["income"].startswith("excluded on request")
+    assert "income" not in job["result"]["features"]

@@ -94,3 +94,15 @@ def test_the_input_example_gives_integer_columns_as_floats_so_the_signature_allo
     example = trained.input_example
     assert example["visits"].dtype == "float64"
     assert example["city"].tolist() == ["a", "b", "a", "b", "a"]
+
+
+def test_excluded_columns_are_never_features_and_say_why():
+    df = classification_frame(rows=200)
+    df["leak"] = (df["churn"] == "yes").astype(int)  # the outcome itself, as a column
+    options = TrainOptions(target="churn", time_budget=1, exclude_columns=("leak",))
+    trained = train(df, options)
+    assert "leak" not in trained.features
+    assert trained.dropped_columns["leak"] == "excluded on request (excludeColumns)"
+    assert "leak" not in trained.input_example.columns
+    with pytest.raises(TrainingError, match="excludeColumns"):
+        train(df, TrainOptions(target="churn", time_budget=1, exclude_columns=("churn",)))

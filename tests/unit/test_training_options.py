@@ -29,7 +29,8 @@ def test_every_option_round_trips_through_the_stored_record():
     assert options.families == ("linear", "lightgbm")
     assert JobOptions.from_json(options.to_json()) == options
     assert options.pipeline_options() == {
-        "target": "y", "task": Task.REGRESSION, "families": ("linear", "lightgbm")
+        "target": "y", "task": Task.REGRESSION, "families": ("linear", "lightgbm"),
+        "exclude_columns": None,
     }  # fmt: skip
 
 
@@ -63,3 +64,18 @@ def test_the_cli_has_a_flag_per_option_and_sends_it_by_its_field_name():
     retrain = parser.parse_args(["retrain", "abc", "--families", "lightgbm,linear"])
     assert _options_given(retrain) == {"families": "lightgbm,linear"}
     assert len(TRAINING) == len({o.field for o in TRAINING})
+
+
+def test_a_column_option_must_name_columns_of_the_header_other_than_the_target():
+    from modeltrain.training_options import check_columns
+
+    options = build_options(SETTINGS, {"excludeColumns": "id, note,id"}, "f.csv")
+    assert options.exclude_columns == ("id", "note")
+    check_columns(options, ["id", "note", "x", "y"])  # the target: the last column
+    with pytest.raises(InvalidInput) as missing:
+        check_columns(options, ["id", "x", "y"])
+    assert missing.value.extra["field"] == "excludeColumns" and "'note'" in missing.value.message
+    with pytest.raises(InvalidInput, match="target"):
+        check_columns(options, ["x", "id", "note"])
+    assert JobOptions.from_json(options.to_json()) == options
+    assert options.duplicate_key().endswith('["id","note"]]')
