@@ -155,7 +155,7 @@ def parse_options(raw: dict[str, Any], given: Given) -> dict[str, Any]:
 
 def parse_given(raw: dict[str, Any], given: Given) -> dict[str, Any]:
     """JobOptions attributes of only the fields given (a retrain changes those)."""
-    unknown_fields(set(raw), set())
+    unknown_fields(set(raw), set(BY_FIELD))
     out = {}
     for option in TRAINING:
         if option.field not in raw:
@@ -182,6 +182,7 @@ def named_columns(options: Any) -> dict[str, tuple[str, ...]]:
 
 def check_columns(options: Any, columns: list[str]) -> None:
     """Refuse a column option naming a column the data lacks, or the target (422, its field)."""
+    target = options.target or (columns[-1] if columns else None)
     for field, names in named_columns(options).items():
         missing = [n for n in names if n not in columns]
         if missing:
@@ -190,16 +191,16 @@ def check_columns(options: Any, columns: list[str]) -> None:
                 + ", ".join(columns[:50]),
                 field=field,
             )
-        target = options.target or (columns[-1] if columns else None)
         if target in names:
             raise InvalidInput(f"{field} names the target column {target!r}", field=field)
 
 
 def unknown_fields(given: set[str], known: set[str]) -> None:
-    """Refuse the first field that neither the protocol nor the options name."""
-    unknown = sorted(given - known - set(BY_FIELD))
+    """Refuse, naming it, the first field not among ``known`` (a request's own fields and,
+    where it takes them, the training options)."""
+    unknown = sorted(given - known)
     if unknown:
         raise InvalidInput(
-            f"unknown field {unknown[0]!r}; the options are: {', '.join(BY_FIELD)}",
+            f"unknown field {unknown[0]!r}; the fields are: {', '.join(sorted(known))}",
             field=unknown[0],
         )

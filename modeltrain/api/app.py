@@ -80,7 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     inference.install_fast_predict_route(app)
     document_plain_routes(app)
     install_web(app)
+    _install_middleware(app, settings, metrics)
+    return app
 
+
+def _install_middleware(app: FastAPI, settings: Settings, metrics: ApiMetrics) -> None:
+    """What covers every route: keys, request ids, metrics, the chunk size limit, CORS."""
     keys = AccessKeys.from_settings(settings)
     if keys:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
@@ -96,4 +101,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    return app

@@ -20,7 +20,7 @@ async def option_fields(request: Request, protocol: frozenset[str]) -> dict[str,
     keeps it); a field that neither the upload protocol (``protocol``) nor the options name is
     refused naming it."""
     form = await request.form()
-    unknown_fields(set(form.keys()), set(protocol))
+    unknown_fields(set(form.keys()), set(protocol) | set(BY_FIELD))
     options = {}
     for name in BY_FIELD:
         value = form.get(name)
@@ -38,12 +38,7 @@ async def refuse_other_fields(request: Request, protocol: frozenset[str]) -> Non
     """A multipart request that takes no training options (a batch upload): any field but the
     protocol's is refused naming it."""
     form = await request.form()
-    unknown = sorted(set(form.keys()) - protocol)
-    if unknown:
-        raise InvalidInput(
-            f"unknown field {unknown[0]!r}; the fields are: {', '.join(sorted(protocol))}",
-            field=unknown[0],
-        )
+    unknown_fields(set(form.keys()), set(protocol))
 
 
 def _annotation(types: tuple[type, ...]) -> Any:

@@ -90,22 +90,22 @@ class Retrainer:
         if "target" in req.options and not (req.options["target"] or "").strip():
             raise InvalidInput("target may not be empty", field="target")
         changes = parse_given(req.options, Given(self._settings, first.filename))
-        if changes.get("target") is not None:
-            self._check_target(run_id, changes["target"])
         options = replace(options, **changes)
-        if named_columns(options):
-            with registry_call(f"the run {run_id} is gone from MLflow"):
-                columns = self._registry.stored_columns(run_id)
-            if columns is not None:
-                check_columns(options, columns)
+        if changes.get("target") is not None or named_columns(options):
+            self._check_columns(run_id, options, changes.get("target"))
         return options
 
-    def _check_target(self, run_id: str, target: str) -> None:
+    def _check_columns(self, run_id: str, options: JobOptions, new_target: str | None) -> None:
+        """A new target, and every column option, against the stored data's columns (read
+        once)."""
         with registry_call(f"the run {run_id} is gone from MLflow"):
             columns = self._registry.stored_columns(run_id)
-        if columns is not None and target not in columns:
+        if columns is None:
+            return
+        if new_target is not None and new_target not in columns:
             raise InvalidInput(
-                f"target {target!r} is not a column of the data; its columns are: "
+                f"target {new_target!r} is not a column of the data; its columns are: "
                 + ", ".join(columns)[:1500],
                 field="target",
             )
+        check_columns(options, columns)
