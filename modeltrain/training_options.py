@@ -171,11 +171,12 @@ def parse_given(raw: dict[str, Any], given: Given) -> dict[str, Any]:
 
 
 def named_columns(options: Any) -> dict[str, tuple[str, ...]]:
-    """The columns each column option of these JobOptions names, by the option's field."""
+    """The columns each column option names, by the option's field: of JobOptions, or of the
+    pipeline's TrainOptions (the same attribute names)."""
     out = {}
     for option in TRAINING:
-        value = getattr(options, option.attr)
-        if option.columns and value:
+        value = getattr(options, option.attr) if option.columns else None
+        if value:
             out[option.field] = (value,) if isinstance(value, str) else tuple(value)
     return out
 

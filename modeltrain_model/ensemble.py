@@ -84,7 +84,10 @@ def _is_classifier(ensemble: Ensemble) -> bool:
 class Ensemble(BaseEstimator):
     """Weighted average of fitted members' outputs; ``classes`` are the original labels of the
     encoded targets 0..k-1 (None for regression). ``log_target`` members were fitted on
-    log1p(y) and are turned back with expm1."""
+    log1p(y) and are turned back with expm1. Two classes with a ``threshold``: the label is
+    ``classes[positive]`` where its probability is at least the threshold (tuned for the job's
+    metric), the other class elsewhere; probabilities are the same either way. Versions saved
+    before thresholds existed have neither attribute: argmax, as they were trained."""
 
     def __init__(
         self,
@@ -94,6 +97,8 @@ class Ensemble(BaseEstimator):
         task: str = "regression",
         classes: list[Any] | None = None,
         log_target: list[bool] | None = None,
+        threshold: float | None = None,
+        positive: int | None = None,
     ) -> None:
         self.members = members
         self.weights = weights
@@ -101,6 +106,8 @@ class Ensemble(BaseEstimator):
         self.task = task
         self.classes = classes
         self.log_target = log_target
+        self.threshold = threshold
+        self.positive = positive
 
     @property
     def classes_(self) -> np.ndarray:
@@ -132,8 +139,16 @@ class Ensemble(BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         out = self._average(X)
         if self.task == CLASSIFICATION:
-            return self.classes_[out.argmax(axis=1)]
+            return self.classes_[self.class_positions(out)]
         return out
+
+    def class_positions(self, proba: np.ndarray) -> np.ndarray:
+        """The predicted class of each row of probabilities, as a position in ``classes``."""
+        threshold = getattr(self, "threshold", None)
+        if threshold is None or proba.shape[1] != 2:
+            return proba.argmax(axis=1)
+        positive = 1 if self.positive is None else int(self.positive)
+        return np.where(proba[:, positive] >= threshold, positive, 1 - positive)
 
     def __sklearn_is_fitted__(self) -> bool:
         return bool(self.members)

@@ -44,7 +44,8 @@ def explain(pipeline: Any, X: Any, columns: list[str] | None = None) -> Explanat
     classify = model.task == CLASSIFICATION
     n_classes = len(model.classes or [])
     proba = model.predict_proba(M) if classify else None
-    k = proba.argmax(axis=1) if proba is not None else np.zeros(rows, dtype=int)
+    # the class explained is the predicted one (after the model's decision threshold, if any)
+    k = model.class_positions(proba) if proba is not None else np.zeros(rows, dtype=int)
     base = np.zeros(rows)
     phi = np.zeros((rows, M.shape[1]))
     weights = model.weights or [1.0]

@@ -61,7 +61,10 @@ def fit(
     y: np.ndarray,
     X_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    weight_val: np.ndarray | None = None,
 ) -> tuple[Any, int | None]:
-    """Fit one configuration; with a validation set, a family that stops early stops on it.
-    Returns the estimator and the rounds it kept (None for families without rounds)."""
-    return registry.get(family).fit(params, ctx, X, y, X_val, y_val)
+    """Fit one configuration, its rows weighted by ``weight`` when given; with a validation set,
+    a family that stops early stops on it. Returns the estimator and the rounds it kept (None
+    for families without rounds)."""
+    return registry.get(family).fit(params, ctx, X, y, X_val, y_val, weight, weight_val)

@@ -22,10 +22,10 @@ import numpy as np
 import optuna
 
 from modeltrain.constants import Task
+from modeltrain.metrics import Judge, default_for
 from modeltrain.pipeline import families
-from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.selection import choose, clearly_better
-from modeltrain.pipeline.trials import SearchResult, Trial, evaluate, make_folds
+from modeltrain.pipeline.trials import Problem, SearchResult, Trial, evaluate, make_folds
 
 # Time kept for the final fits, in fold fits of the incumbents: the chosen models are fitted on
 # the training rows, and again on all rows (a fit on more rows costs more).
@@ -55,12 +55,15 @@ def search(
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[Trial | None], None] | None = None,
     only: tuple[str, ...] | None = None,
+    problem: Problem | None = None,
 ) -> SearchResult:
     """Search until `deadline` (time.monotonic()), keeping room for the final refit.
     `on_progress(best)` is called after each trial and about every second during long fits,
     with the best trial so far; `only` names the families to search (None: the usual ones for
-    the data). y is 0..k-1 for classes."""
-    return _Search(X, y, task, categorical, deadline, threads, should_stop, on_progress, only).run()
+    the data); `problem` is the metric, row weights and validation scheme (default: the task's
+    default metric on unweighted rows, random folds). y is 0..k-1 for classes."""
+    return _Search(X, y, task, categorical, deadline, threads, should_stop, on_progress, only,
+                   problem).run()  # fmt: skip
 
 
 class _Search:
@@ -77,17 +80,28 @@ class _Search:
         should_stop: Callable[[], bool] | None,
         on_progress: Callable[[Trial | None], None] | None,
         only: tuple[str, ...] | None = None,
+        problem: Problem | None = None,
     ) -> None:
         self.X, self.y, self.task, self.categorical = X, y, task, categorical
         self.deadline, self.threads = deadline, threads
         self.should_stop, self.on_progress = should_stop, on_progress
         self.rows = len(y)
         self.n_classes = int(y.max()) + 1 if task == Task.CLASSIFICATION else 0
-        self.folds, validation = make_folds(y, task)
+        self.problem = problem or Problem(Judge(default_for(task), self.n_classes))
+        self.judge, self.weight = self.problem.judge, self.problem.weight
+        self.folds, validation = make_folds(y, task, split=self.problem.split)
         self.families = families.families_for(self.rows, only)
-        self.skewed = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
+        metric = self.judge.metric
+        count_like = task == Task.REGRESSION and y.min() >= 0 and abs(_skew(y)) >= SKEWED
+        # a log scale is tried for a skewed target, and for a metric on the log scale (RMSLE)
+        self.log_scale = task == Task.REGRESSION and metric.log_scale and not count_like
+        self.skewed = count_like or self.log_scale
         self.imbalanced = self.n_classes > 0 and np.bincount(y).min() / self.rows < IMBALANCED
-        self.space = families.Space(self.rows, bool(categorical), self.skewed)
+        self.space = families.Space(
+            self.rows, bool(categorical), count_like,
+            metric.objectives if task == Task.REGRESSION else (),
+        )  # fmt: skip
+        self.stopping_metric = metric.stopping_metric(self.n_classes)
         covered = np.sort(np.concatenate([v for _, v in self.folds]))
         self.result = SearchResult([], covered, validation, families=self.families)
         self.improved_at = 0  # the trial count when the incumbent last changed
@@ -120,11 +134,13 @@ class _Search:
     def _first_trials(self) -> list[dict[str, Any]]:
         """Each family's default configuration, then each family's variations of it (what the
         data opens up: random split thresholds on small data, category codes as ordered
-        numbers, a Poisson objective and a log scale for a skewed target)."""
+        numbers, a Poisson objective and a log scale for a skewed target, an objective or a log
+        scale that fits the job's metric)."""
         columns = self.X.shape[1]
         defaults = {f: families.get(f).defaults(self.task, self.space, columns)
                     for f in self.families}  # fmt: skip
         firsts = [(family, False, defaults[family]) for family in self.families]
+        firsts += [(family, True, defaults[family]) for family in self.families if self.log_scale]
         for family in self.families:
             for log_target, change in families.get(family).variations(self.task, self.space):
                 params = {k: v for k, v in {**defaults[family], **change}.items() if v is not None}
@@ -164,7 +180,7 @@ class _Search:
         incumbents = self.result.incumbents()
         key = tuple(id(t) for t in incumbents)
         if key != self._final[0]:
-            picked = choose(self.result, self.y, self.task, self.n_classes)[0] if incumbents else []
+            picked = choose(self.result, self.y, self.judge, self.weight)[0] if incumbents else []
             self._final = (key, [t for t, _ in picked])
         return self._final[1]
 
@@ -205,9 +221,11 @@ class _Search:
         ctx = families.FitContext(
             self.task, self.categorical, self.threads,
             time.monotonic() + TRIAL_SHARE * max(0.0, remaining), self.should_stop, self._report,
+            self.stopping_metric,
         )  # fmt: skip
         try:
-            evaluate(trial, self.X, self.y, self.folds, ctx, self.n_classes)
+            evaluate(trial, self.X, self.y, self.folds, ctx, self.n_classes, self.judge,
+                     self.weight)  # fmt: skip
         except families.fit_errors() as exc:  # one configuration failing is a finding
             trial.error = f"{type(exc).__name__}: {exc}"[:300]
         self._record(trial)
@@ -236,10 +254,10 @@ class _Search:
         if trial.score <= incumbent.score:
             return False
         assert incumbent.output is not None and trial.output is not None
-        return clearly_better(
-            self.y[self.result.covered], trial.output, incumbent.output,
-            lambda truth, out: output_score(self.task, truth, out, self.n_classes),
-        )  # fmt: skip
+        covered = self.result.covered
+        weight = None if self.weight is None else self.weight[covered]
+        return clearly_better(self.y[covered], trial.output, incumbent.output, self.judge,
+                              weight=weight)  # fmt: skip
 
     def _stop(self, study: optuna.Study, _: Any) -> None:
         """After each trial: stop when asked to, when the budget is spent, when more trials

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modeltrain.constants import Task
-from modeltrain.pipeline.metrics import output_score
 from modeltrain.pipeline.trials import SearchResult, Trial
 
 ENSEMBLE_ROUNDS = 15  # greedy selection steps (members may be picked more than once)
@@ -27,12 +25,18 @@ BOOTSTRAP_SAMPLES = 30
 BOOTSTRAP_ROWS = 5_000  # resamples are drawn from at most this many rows (a fixed sample)
 MIN_ENSEMBLE_GAIN = 1e-4  # validation score an ensemble must add over the best single model
 
-Score = Callable[[np.ndarray, np.ndarray], float]  # (truth, output) -> higher is better
+# (truth, output, row weights or None) -> higher is better (a metrics.Judge)
+Score = Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
 Picked = list[tuple[Trial, int]]  # (trial, weight)
 
 
 def clearly_better(
-    y: np.ndarray, challenger: np.ndarray, incumbent: np.ndarray, score: Score, seed: int = 0
+    y: np.ndarray,
+    challenger: np.ndarray,
+    incumbent: np.ndarray,
+    score: Score,
+    seed: int = 0,
+    weight: np.ndarray | None = None,
 ) -> bool:
     """Is ``challenger`` better than ``incumbent`` on these rows by more than their noise: its
     gain over bootstrap resamples of the rows (the same resamples for both) at least NOISE_Z
@@ -46,11 +50,12 @@ def clearly_better(
     for _ in range(BOOTSTRAP_SAMPLES):
         pick = index[rng.integers(0, len(index), len(index))]
         try:
-            gains.append(score(y[pick], challenger[pick]) - score(y[pick], incumbent[pick]))
+            w = None if weight is None else weight[pick]
+            gains.append(score(y[pick], challenger[pick], w) - score(y[pick], incumbent[pick], w))
         except ValueError:  # a resample without some class: not a measurement
             continue
     if len(gains) < 2:
-        return score(y, challenger) > score(y, incumbent)
+        return score(y, challenger, weight) > score(y, incumbent, weight)
     mean, spread = float(np.mean(gains)), float(np.std(gains, ddof=1))
     return mean > 0 and mean >= NOISE_Z * spread
 
@@ -68,21 +73,22 @@ def select_weights(
     score: Score,
     rounds: int = ENSEMBLE_ROUNDS,
     first: int | None = None,
+    weight: np.ndarray | None = None,
 ) -> Selection:
     """Greedy ensemble selection with replacement (Caruana et al., 2004) on out-of-fold outputs:
     start from candidate ``first`` (default: the best single one), then keep adding the
     candidate that improves the average most; `score(y, output)` is higher-is-better."""
     counts = [0] * len(outputs)
     if first is None:
-        first = int(np.argmax([score(y, out) for out in outputs]))
+        first = int(np.argmax([score(y, out, weight) for out in outputs]))
     counts[first] = 1
     total = outputs[first].astype("float64").copy()
-    best = score(y, outputs[first])
+    best = score(y, outputs[first], weight)
     for _ in range(rounds - 1):
         picked, picked_score = None, best
         n = sum(counts)
         for i, out in enumerate(outputs):
-            candidate = score(y, (total + out) / (n + 1))
+            candidate = score(y, (total + out) / (n + 1), weight)
             if candidate > picked_score + 1e-9:
                 picked, picked_score = i, candidate
         if picked is None:
@@ -93,10 +99,12 @@ def select_weights(
     return Selection(counts, best, total / sum(counts))
 
 
-def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tuple[Picked, float]:
+def choose(
+    found: SearchResult, y: np.ndarray, judge: Score, weight: np.ndarray | None = None
+) -> tuple[Picked, float, np.ndarray]:
     """The search's incumbent alone, or a greedy ensemble grown from it over each family's
     incumbent when that adds to its validation score. Returns (trial, weight) pairs and the
-    validation score.
+    validation score (oriented) and outputs (what a decision threshold is tuned on).
 
     No test against the noise here: that guards against the luckiest of many trials of one
     family, while the ensemble's members are at most one a family, each chosen against the noise
@@ -108,12 +116,10 @@ def choose(found: SearchResult, y: np.ndarray, task: Task, n_classes: int) -> tu
     incumbent = pool[0]
     outputs = [t.output for t in pool if t.output is not None]
     truth = y[found.covered]
-
-    def score(truth: np.ndarray, out: np.ndarray) -> float:
-        return output_score(task, truth, out, n_classes)
-
-    selection = select_weights(outputs, truth, score, first=0)
+    w = None if weight is None else weight[found.covered]
+    selection = select_weights(outputs, truth, judge, first=0, weight=w)
     picked = [(t, c) for t, c in zip(pool, selection.counts, strict=True) if c > 0]
     if len(picked) > 1 and selection.score > incumbent.score + MIN_ENSEMBLE_GAIN:
-        return picked, selection.score
-    return [(incumbent, 1)], incumbent.score
+        return picked, selection.score, selection.output
+    assert incumbent.output is not None
+    return [(incumbent, 1)], incumbent.score, incumbent.output

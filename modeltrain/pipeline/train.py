@@ -10,21 +10,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from modeltrain.constants import STAGE_PROGRESS, Stage, Task
 from modeltrain.drift.profile import build_profile
-from modeltrain.exceptions import TrainingError
+from modeltrain.exceptions import InvalidInput, TrainingError
+from modeltrain.metrics import Judge, Metric
+from modeltrain.metrics import held_out as held_out_metrics
 from modeltrain.phases import Phases
 from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
 from modeltrain.pipeline.final import FittedMember, as_ensemble, describe, fit_members
 from modeltrain.pipeline.guardrails import build_report
-from modeltrain.pipeline.metrics import classification_metrics, primary_metric, regression_metrics
+from modeltrain.pipeline.problem import (
+    RowRoles,
+    check_metric,
+    positive_class,
+    row_roles,
+    task_and_metric,
+)
 from modeltrain.pipeline.search import search
 from modeltrain.pipeline.selection import Picked, choose
-from modeltrain.pipeline.tasks import clean_target, detect_task
-from modeltrain.pipeline.trials import SearchResult, Trial
+from modeltrain.pipeline.tasks import clean_target
+from modeltrain.pipeline.trials import Problem, SearchResult, Trial
+from modeltrain.pipeline.validation import describe as describe_validation
+from modeltrain.training_options import check_columns
 from modeltrain_model.ensemble import Bag, Ensemble
 from modeltrain_model.explain import ExplanationUnavailable, explain
 from modeltrain_model.featurizer import Featurizer
@@ -54,6 +63,11 @@ class TrainOptions:
     should_stop: Callable[[], bool] | None = None  # end the search now? (asked between rounds)
     families: tuple[str, ...] | None = None  # the families to search (None: all that fit)
     exclude_columns: tuple[str, ...] | None = None  # columns never used as features
+    metric: str | None = None  # what the search optimises (modeltrain.metrics; None: the task's)
+    positive_class: str | None = None  # the class binary metrics are about (None: the rarer)
+    weight_column: str | None = None  # row weights: in fitting, validation and held-out metrics
+    time_column: str | None = None  # validate on later rows than those fitted on
+    group_column: str | None = None  # keep each group on one side of every split
 
 
 @dataclass
@@ -83,6 +97,11 @@ class TrainedModel:
     profile: dict[str, Any] = field(default_factory=dict)
     # seconds of each step: prepare, search, choose (and fit), evaluate, refit, explain
     phases: dict[str, float] = field(default_factory=dict)
+    # `result.validation`: the scheme and the held-out rows (pipeline/validation.describe)
+    validation: dict[str, Any] = field(default_factory=dict)
+    positive_class: Any = None  # the class binary metrics are about (two classes)
+    decision_threshold: float | None = None  # on p(positive_class), for a label metric
+    higher_is_better: bool = True  # the primary metric's direction (the champion rule's)
 
 
 def _example(X: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
@@ -100,19 +119,19 @@ def _noop(stage: Stage, progress: int | None = None, **details: Any) -> None:
     return None
 
 
-def _split(X: pd.DataFrame, y: pd.Series, task: Task):
-    stratify = None
-    if task == Task.CLASSIFICATION and y.value_counts().min() >= 2:
-        stratify = y
-    return train_test_split(X, y, test_size=HOLDOUT_SHARE, random_state=0, stratify=stratify)
-
-
-def _evaluate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
-    pred = pipeline.predict(X)
-    if task == Task.REGRESSION:
-        return regression_metrics(y, pred)
-    proba = pipeline.predict_proba(X) if hasattr(pipeline, "predict_proba") else None
-    return classification_metrics(y, pred, proba, list(pipeline.classes_))
+def _evaluate(
+    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, data: _Prepared, weight: np.ndarray | None
+) -> dict[str, float]:
+    """Every metric of the task on the held-out rows (weighted), the primary one always."""
+    model: Ensemble = pipeline.named_steps["model"]
+    classify = data.task == Task.CLASSIFICATION
+    output = pipeline.predict_proba(X) if classify else pipeline.predict(X)
+    positive = 1 if data.positive is None else data.positive
+    threshold = getattr(model, "threshold", None)
+    found = held_out_metrics(data.task, y, output, weight, positive, threshold)
+    if data.metric.name not in found:  # e.g. ROC AUC of rows without some class
+        found[data.metric.name] = data.metric.fast(y, output, weight, positive)
+    return {name: float(value) for name, value in found.items()}
 
 
 @dataclass
@@ -124,6 +143,14 @@ class _Prepared:
     y: pd.Series
     plan: ColumnPlan
     classes: list[Any] | None  # sorted labels; targets are fitted as their positions
+    metric: Metric
+    positive: int | None  # the position in classes of the positive class (two classes)
+    roles: RowRoles  # weights and the validation scheme, aligned with the rows
+
+    @property
+    def judge(self) -> Judge:
+        return Judge(self.metric, len(self.classes or []), 1 if self.positive is None
+                     else self.positive)  # fmt: skip
 
     def encode(self, y: pd.Series) -> np.ndarray:
         """Targets as the families fit them: class positions 0..k-1, or floats."""
@@ -142,22 +169,27 @@ def _prepare(df: pd.DataFrame, options: TrainOptions) -> _Prepared:
     if target not in df.columns:
         raise TrainingError(f"target column {target!r} is not in the data")
     excluded = list(options.exclude_columns or ())
-    if target in excluded or any(c not in df.columns for c in excluded):
-        raise TrainingError(f"excludeColumns must name columns of the data other than {target!r}")
-    task = detect_task(df[target], options.task)
+    try:  # the upload checked the header already; a retrain's data, say, may differ
+        check_columns(options, [str(c) for c in df.columns])
+    except InvalidInput as exc:
+        raise TrainingError(str(exc)) from None
+    task, metric = task_and_metric(df[target], options.task, options.metric)
     df = clean_target(df, target, task)
-    X = normalise_features(df.drop(columns=[target, *excluded]))
+    roles = row_roles(df, options)
+    X = normalise_features(df.drop(columns=[target, *excluded, *roles.not_features]))
     y = df[target]
     if task == Task.CLASSIFICATION and not pd.api.types.is_bool_dtype(y):
         y = y.astype(str) if not pd.api.types.is_numeric_dtype(y) else y
     plan = plan_columns(X)
-    plan.dropped = {**dict.fromkeys(excluded, EXCLUDED), **plan.dropped}
+    plan.dropped = {**dict.fromkeys(excluded, EXCLUDED), **roles.not_features, **plan.dropped}
     if not plan.used:
         raise TrainingError(
             "no usable feature columns: " + "; ".join(f"{c}: {r}" for c, r in plan.dropped.items())
         )
     classes = [_plain(c) for c in np.unique(y.to_numpy())] if task == Task.CLASSIFICATION else None
-    return _Prepared(task, target, df, X[plan.used], y, plan, classes)
+    check_metric(metric, y, classes)
+    positive = positive_class(classes, y, options.positive_class, task)
+    return _Prepared(task, target, df, X[plan.used], y, plan, classes, metric, positive, roles)
 
 
 class _Progress:
@@ -169,6 +201,7 @@ class _Progress:
     SPAN = STAGE_PROGRESS[Stage.EVALUATING] - 1 - FIRST
 
     def __init__(self, report: ProgressFn, budget: float) -> None:
+        self.metric: Metric | None = None  # known once the data is read
         self._report = report
         self._budget = max(budget, 1e-9)
         self.started = time.monotonic()
@@ -177,7 +210,7 @@ class _Progress:
 
     def __call__(self, best: Trial | None = None) -> None:
         if best is not None:
-            self.best = best.score
+            self.best = self.metric.shown(best.score) if self.metric else best.score
         now = time.monotonic()
         spent = min(1.0, (now - self.started) / self._budget)
         self._report(
@@ -193,44 +226,55 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     ticker = _Progress(progress, options.time_budget)
     phases = Phases()
     data = _prepare(df, options)
-    task, metric = data.task, primary_metric(data.task)
+    task, metric, judge, roles = data.task, data.metric, data.judge, data.roles
+    ticker.metric = metric
     report = build_report(data.df, data.target, task, data.X, data.y, data.plan)
-    X_train, X_test, y_train, y_test = _split(data.X, data.y, task)
+    codes = data.encode(data.y)  # the targets as the families fit them
+    fit_rows, test_rows = roles.split.holdout(codes, task)
+    X_train, X_test = data.X.iloc[fit_rows], data.X.iloc[test_rows]
+    t_train, t_test = codes[fit_rows], codes[test_rows]
+    w_train, w_test = _rows(roles.weight, fit_rows), _rows(roles.weight, test_rows)
+    problem = Problem(judge, w_train, roles.split.take(fit_rows))
     plan, featurizer = data.plan, data.featurizer().fit(X_train)
     M_train, cats = featurizer.transform(X_train), featurizer.categorical_indices_
-    t_train = data.encode(y_train)  # the targets as the families fit them
     ticker()
     phases.mark("prepare")
     # The search and the final fits end by `fitted_by`; then come explaining the held-out rows
     # (an allowance of the budget) and evaluating (a few hundred rows: ~0.05 s).
     explaining = _explain_allowance(options.time_budget)
     fitted_by = ticker.deadline - explaining
-    found = _search(M_train, t_train, task, cats, fitted_by, options, ticker)
+    found = _search(M_train, t_train, task, cats, fitted_by, options, ticker, problem)
     phases.mark("search")
-    picked, score = choose(found, t_train, task, len(data.classes or []))
-    fitted = fit_members(picked, M_train, t_train, task, cats, options.threads, ticker)
-    pipeline = Pipeline(
-        [("features", featurizer), ("model", as_ensemble(fitted, task, data.classes))]
-    )
+    picked, score, oof = choose(found, t_train, judge, w_train)
+    # a label metric's threshold, tuned on the chosen model's out-of-fold outputs
+    threshold = judge.threshold(t_train[found.covered], oof, _rows(w_train, found.covered))
+    fitted = fit_members(picked, M_train, t_train, task, cats, options.threads, ticker,
+                         row_weight=w_train, split=problem.split)  # fmt: skip
+    model = as_ensemble(fitted, task, data.classes, threshold, data.positive)
+    pipeline = Pipeline([("features", featurizer), ("model", model)])
     bagged = any(isinstance(member.model, Bag) for member in fitted)
     refit_all = _refit_in_time(fitted, bagged, fitted_by, options.time_budget)
     phases.mark("choose")
     progress(Stage.EVALUATING)
-    held_out, holdout, importance = _assess(pipeline, X_test, y_test, task)
+    held_out = _evaluate(pipeline, X_test, t_test, data, w_test)
+    holdout = _holdout(pipeline, X_test, data.y.iloc[test_rows], task)
+    importance = _importance(pipeline, X_test, data.y.iloc[test_rows], task)
     phases.mark("evaluate")
     if refit_all:  # the holdout rows join the training rows for the registered model
-        pipeline = _refit_on_all_rows(picked, featurizer, data, options.threads)
+        pipeline = _refit_on_all_rows(picked, featurizer, data, options.threads, threshold)
     estimator, params, leaderboard = describe(found, picked, score, task, metric)
     phases.mark("refit")
     explanations = _mean_contributions(pipeline, X_test, explaining)
     phases.mark("explain")
+    profiled = [c for c in data.X.columns if c != options.time_column]  # a time always drifts
+    kinds = {c: k for c, k in plan.kinds().items() if c in profiled}
     return TrainedModel(
         pipeline=pipeline,
         task=task,
         target=data.target,
         features=list(data.X.columns),
         metrics=held_out,
-        primary_metric=metric,
+        primary_metric=metric.name,
         estimator=estimator,
         params=params,
         leaderboard=leaderboard,
@@ -244,10 +288,18 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
         holdout=holdout,
         importance=importance,
         explanations=explanations,
-        profile=build_profile(data.X, plan.kinds(), plan.datetime).to_json(),
-        search=_search_summary(found, score, refit_all, bagged),
+        profile=build_profile(data.X[profiled], kinds, plan.datetime).to_json(),
+        search=_search_summary(found, metric.shown(score), refit_all, bagged),
         phases=phases.seconds,
+        validation=describe_validation(roles.split, test_rows, roles.shown_times),
+        positive_class=None if data.positive is None else (data.classes or [])[data.positive],
+        decision_threshold=None if threshold is None else round(threshold, 6),
+        higher_is_better=metric.higher_is_better,
     )
+
+
+def _rows(values: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[rows]
 
 
 def _search(
@@ -258,11 +310,12 @@ def _search(
     fitted_by: float,
     options: TrainOptions,
     ticker: _Progress,
+    problem: Problem,
 ) -> SearchResult:
     """The model search until ``fitted_by``; a search that fitted nothing fails the job with
     the trials' errors."""
     found = search(M, y, task, categorical, fitted_by, options.threads, options.should_stop,
-                   ticker, options.families)  # fmt: skip
+                   ticker, options.families, problem)  # fmt: skip
     if not found.ranked:
         errors = "; ".join(sorted({t.error for t in found.trials if t.error}))
         raise TrainingError(f"no model could be fitted on this data: {errors or 'no time'}"[:1000])
@@ -283,21 +336,13 @@ def _refit_in_time(
 
 
 def _refit_on_all_rows(
-    picked: Picked, featurizer: Featurizer, data: _Prepared, threads: int
+    picked: Picked, featurizer: Featurizer, data: _Prepared, threads: int, threshold: float | None
 ) -> Pipeline:
     fitted = fit_members(picked, featurizer.transform(data.X), data.encode(data.y), data.task,
-                         featurizer.categorical_indices_, threads, searched=False)  # fmt: skip
-    return Pipeline(
-        [("features", featurizer), ("model", as_ensemble(fitted, data.task, data.classes))]
-    )
-
-
-def _assess(
-    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task
-) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
-    """The held-out metrics, the held-out predictions (for the plots) and the importance."""
-    metrics = _evaluate(pipeline, X, y, task)
-    return metrics, _holdout(pipeline, X, y, task), _importance(pipeline, X, y, task)
+                         featurizer.categorical_indices_, threads, searched=False,
+                         row_weight=data.roles.weight, split=data.roles.split)  # fmt: skip
+    model = as_ensemble(fitted, data.task, data.classes, threshold, data.positive)
+    return Pipeline([("features", featurizer), ("model", model)])
 
 
 def _search_summary(

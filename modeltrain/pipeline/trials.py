@@ -11,20 +11,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from modeltrain.constants import Task
+from modeltrain.metrics import Judge, Metric
 from modeltrain.pipeline import families
-from modeltrain.pipeline.metrics import output_score
+from modeltrain.pipeline.validation import Split
 from modeltrain_model.ensemble import member_output
 
 CV_FOLDS_SMALL, CV_ROWS_SMALL = 5, 2_000  # up to this many rows: 5-fold cross-validation
 CV_FOLDS_MEDIUM, CV_ROWS_MEDIUM = 3, 20_000  # up to this many: 3 folds; above: one split
-VALIDATION_SHARE = 0.2  # of the training rows, when one split is used
 ROUNDS_GROWTH = 1.1  # LightGBM refits on more rows than its folds: this many more rounds
 # Up to this many searched rows: above, one refit on more rows is about as steady, and a bag
 # of k models costs k times one at prediction (a batch job's 280,000 rows: seconds).
 BAG_MAX_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a search is judged by besides the rows: the job's metric (bound to its classes and
+    positive class), the rows' weights, their validation scheme."""
+
+    judge: Judge
+    weight: np.ndarray | None = None
+    split: Split = field(default_factory=Split)
 
 
 @dataclass
@@ -33,7 +42,7 @@ class Trial:
     family: str
     params: dict[str, Any]
     log_target: bool
-    score: float = math.nan
+    score: float = math.nan  # the job's metric, oriented (higher is better: metrics.Judge)
     seconds: float = 0.0  # the whole evaluation (every fold)
     fit_seconds: float = 0.0  # one fold's fit, on average
     rounds: int | None = None  # LightGBM: boosting rounds to refit with
@@ -46,7 +55,8 @@ class Trial:
         """What fitting it as a Bag again costs: one fit per fold."""
         return self.fit_seconds * len(self.models or [])
 
-    def leaderboard_row(self, task: Task, metric: str) -> dict[str, Any]:
+    def leaderboard_row(self, task: Task, metric: Metric) -> dict[str, Any]:
+        """The trial as the leaderboard shows it: its validation score in the metric itself."""
         params = dict(self.params)
         if self.rounds is not None:
             params["n_estimators"] = self.rounds
@@ -57,7 +67,7 @@ class Trial:
         row: dict[str, Any] = {
             "trial": self.number,
             "estimator": families.label(self.family, task),
-            metric: None if math.isnan(self.score) else round(self.score, 6),
+            metric.name: None if math.isnan(self.score) else round(metric.shown(self.score), 6),
             "fitSeconds": round(self.seconds, 3),
             **{k: round(v, 6) if isinstance(v, float) else v for k, v in params.items()},
         }
@@ -90,26 +100,16 @@ class SearchResult:
 
 
 def make_folds(
-    y: np.ndarray, task: Task, count: int | None = None
+    y: np.ndarray, task: Task, count: int | None = None, split: Split | None = None
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
-    """Cross-validation folds by the row count (``count`` folds when given), or one holdout
-    split on large data; stratified for classes when every class can be in every fold."""
+    """Folds by the row count (``count`` folds when given), or one validation split on large
+    data, in the job's validation scheme (pipeline/validation.py; random: stratified for classes
+    when every class can be in every fold)."""
     rows = len(y)
-    stratify = task == Task.CLASSIFICATION
-    if rows > CV_ROWS_MEDIUM and count is None:
-        index = np.arange(rows)
-        counts = np.bincount(y) if stratify else None
-        strat = y if stratify and counts is not None and counts.min() >= 2 else None
-        fit_idx, val_idx = train_test_split(
-            index, test_size=VALIDATION_SHARE, random_state=0, stratify=strat
-        )
-        return [(np.sort(fit_idx), np.sort(val_idx))], "holdout"
-    k = count or (CV_FOLDS_SMALL if rows <= CV_ROWS_SMALL else CV_FOLDS_MEDIUM)
-    if stratify and np.bincount(y).min() >= k:
-        splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
-    else:
-        splitter = KFold(n_splits=k, shuffle=True, random_state=0)
-    return list(splitter.split(np.zeros(rows), y)), f"{k}-fold cross-validation"
+    k = count or (
+        1 if rows > CV_ROWS_MEDIUM else CV_FOLDS_SMALL if rows <= CV_ROWS_SMALL else CV_FOLDS_MEDIUM
+    )
+    return (split or Split()).folds(y, task, k)
 
 
 def evaluate(
@@ -119,8 +119,11 @@ def evaluate(
     folds: list[tuple[np.ndarray, np.ndarray]],
     ctx: families.FitContext,
     n_classes: int,
+    judge: Judge,
+    weight: np.ndarray | None = None,
 ) -> None:
-    """Fit the trial's configuration on each fold and score its validation outputs."""
+    """Fit the trial's configuration on each fold (rows weighted by ``weight``) and score its
+    validation outputs by the job's metric (``judge``: oriented, higher is better)."""
     started = time.monotonic()
     shape = (len(y), n_classes) if ctx.task == Task.CLASSIFICATION else (len(y),)
     output = np.full(shape, np.nan)
@@ -131,8 +134,9 @@ def evaluate(
             y_fit, y_val = np.log1p(y_fit), np.log1p(y_val)
         fit_started = time.monotonic()
         model, kept = families.fit(
-            trial.family, trial.params, ctx, X[fit_idx], y_fit, X[val_idx], y_val
-        )
+            trial.family, trial.params, ctx, X[fit_idx], y_fit, X[val_idx], y_val,
+            *_weights(weight, fit_idx, val_idx),
+        )  # fmt: skip
         fit_times.append(time.monotonic() - fit_started)
         if kept is not None:
             rounds.append(kept)
@@ -142,9 +146,17 @@ def evaluate(
     covered = np.concatenate([v for _, v in folds])
     covered.sort()
     trial.output = output[covered]
-    trial.score = output_score(Task(ctx.task), y[covered], trial.output, n_classes)
+    trial.score = judge(y[covered], trial.output, None if weight is None else weight[covered])
     trial.fit_seconds = float(np.mean(fit_times))
     trial.rounds = int(np.mean(rounds) * ROUNDS_GROWTH) if rounds else None
     trial.seconds = time.monotonic() - started
     if len(folds) > 1 and families.get(trial.family).bagged and len(y) <= BAG_MAX_ROWS:
         trial.models = models
+
+
+def _weights(
+    weight: np.ndarray | None, fit_idx: np.ndarray, val_idx: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if weight is None:
+        return None, None
+    return weight[fit_idx], weight[val_idx]

@@ -31,6 +31,9 @@ class FitContext:
     deadline: float  # time.monotonic() after which a fit that can stop early stops
     should_stop: Callable[[], bool] | None = None
     tick: Callable[[], None] | None = None  # called about every TICK_SECONDS during long fits
+    # what a family that stops early watches on its validation rows (LightGBM's metric name,
+    # from the job's metric: modeltrain.metrics); None: its objective's own
+    stopping_metric: str | None = None
 
     @property
     def classify(self) -> bool:
@@ -45,6 +48,9 @@ class Space:
     rows: int
     categorical: bool = False
     count_like: bool = False
+    # objectives that fit the job's metric better than the default one (LightGBM's names:
+    # "l1" for mean absolute error, say); a family tries the ones it has
+    objectives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class Family:
     bagged: ClassVar[bool] = False
     trusted_types: ClassVar[tuple[str, ...]] = ()  # skops types its fitted members hold
     requirements: ClassVar[tuple[str, ...]] = ()  # pip packages a version holding it needs
+    # the keyword its estimator's fit() takes row weights by
+    weight_keyword: ClassVar[str] = "sample_weight"
 
     def label(self, task: str) -> str:
         """The estimator's name in leaderboards."""
@@ -107,11 +115,13 @@ class Family:
         y: np.ndarray,
         X_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
+        weight_val: np.ndarray | None = None,
     ) -> tuple[Any, int | None]:
-        """Fit one configuration; returns the estimator and, for a family that stops early,
-        the rounds it kept."""
+        """Fit one configuration (rows weighted by ``weight`` when given); returns the
+        estimator and, for a family that stops early, the rounds it kept."""
         model = self.build(params, ctx)
-        model.fit(X, y)
+        model.fit(X, y, **({} if weight is None else {self.weight_keyword: weight}))
         return model, None
 
     def fit_errors(self) -> tuple[type[BaseException], ...]:

@@ -48,7 +48,7 @@ class LightGBM(Family):
             params["extra_trees"] = False
         if space.categorical:
             params["categorical"] = CATEGORY_SPLITS[0]
-        if space.count_like:
+        if len(_objectives(space)) > 1:
             params["objective"] = OBJECTIVES[0]
         return params
 
@@ -63,6 +63,7 @@ class LightGBM(Family):
         if space.count_like:
             out.append((False, {"objective": "poisson"}))
             out.append((True, {"objective": None}))
+        out.extend((False, {"objective": objective}) for objective in space.objectives)
         return out
 
     def suggest(self, trial: Any, task: str, space: Space) -> dict[str, Any]:
@@ -81,8 +82,9 @@ class LightGBM(Family):
             params["extra_trees"] = trial.suggest_categorical(p + "extra_trees", [False, True])
         if space.categorical:
             params["categorical"] = trial.suggest_categorical(p + "categorical", CATEGORY_SPLITS)
-        if space.count_like:
-            params["objective"] = trial.suggest_categorical(p + "objective", OBJECTIVES)
+        objectives = _objectives(space)
+        if len(objectives) > 1:
+            params["objective"] = trial.suggest_categorical(p + "objective", objectives)
         return params
 
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
@@ -106,16 +108,27 @@ class LightGBM(Family):
         y: np.ndarray,
         X_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
+        weight_val: np.ndarray | None = None,
     ) -> tuple[Any, int | None]:
-        """With a validation set, stops early on it; the rounds kept are returned."""
+        """With a validation set, stops early on it (on the job's metric where LightGBM has
+        it: ``ctx.stopping_metric``); the rounds kept are returned."""
         import lightgbm as lgb
 
         model = self.build(params, ctx)
         callbacks = [_deadline_callback(ctx)]
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {} if weight is None else {"sample_weight": weight}
         if X_val is not None:
-            callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False))
+            first_only = ctx.stopping_metric is not None
+            callbacks.append(
+                lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=first_only,
+                                   verbose=False)
+            )  # fmt: skip
             extra["eval_set"] = [(X_val, y_val)]
+            if weight_val is not None:
+                extra["eval_sample_weight"] = [weight_val]
+            if first_only:
+                extra["eval_metric"] = ctx.stopping_metric
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
             native = params.get("categorical", "native") == "native"
@@ -150,6 +163,13 @@ class LightGBM(Family):
             blocks = raw.reshape(len(M), -1, F + 1)  # rows × classes × (features + bias)
             Phi, B = blocks[:, :, :F].transpose(0, 2, 1), blocks[:, :, F]
         return in_probability_space(B, Phi, member, at.n_classes, at.k)
+
+
+def _objectives(space: Space) -> tuple[str, ...]:
+    """The regression objectives searched: the default, Poisson for a skewed non-negative
+    target, and those that fit the job's metric (``Space.objectives``: L1 for mean absolute
+    error)."""
+    return (*OBJECTIVES[: 2 if space.count_like else 1], *space.objectives)
 
 
 def _deadline_callback(ctx: FitContext) -> Any:

@@ -18,6 +18,7 @@ class Linear(Family):
     name = "linear"
     aliases = ("logistic_regression", "ridge")  # its leaderboard names, one per task
     trusted_types = ("modeltrain_model.linear_encoder.LinearEncoder",)
+    weight_keyword = "model__sample_weight"  # its estimator is a Pipeline
 
     def label(self, task: str) -> str:
         return self.aliases[0] if _classify(task) else self.aliases[1]

@@ -11,6 +11,7 @@ import skops.io
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
 from modeltrain.pipeline.final import fit_members
+from modeltrain.metrics import Judge, default_for
 from modeltrain.pipeline.trials import Trial, evaluate, make_folds
 from modeltrain_model.ensemble import Bag, Ensemble, member_output
 from modeltrain_model.families import trusted_types
@@ -31,7 +32,7 @@ def _trial(family: str, X, y, folds) -> Trial:
         params["n_estimators"] = 60
     trial = Trial(0, family, params, log_target=False)
     ctx = families.FitContext(Task.CLASSIFICATION, [3], threads=1, deadline=math.inf)
-    evaluate(trial, X, y, folds, ctx, n_classes=3)
+    evaluate(trial, X, y, folds, ctx, 3, Judge(default_for(Task.CLASSIFICATION), 3))
     return trial
 
 

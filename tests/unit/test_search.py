@@ -25,7 +25,7 @@ def test_small_data_is_cross_validated_and_large_data_uses_one_split():
 def test_greedy_selection_mixes_candidates_only_when_the_mix_scores_better():
     y = np.array([0.0, 1.0, 2.0, 3.0])
     over, under = y + 1.0, y - 1.0  # each off by one, their average is exact
-    neg_mse = lambda truth, out: -float(((truth - out) ** 2).mean())  # noqa: E731
+    neg_mse = lambda truth, out, weight: -float(((truth - out) ** 2).mean())  # noqa: E731
     mixed = select_weights([over, under], y, neg_mse)
     assert mixed.counts == [1, 1] and mixed.score == pytest.approx(0.0)
     assert mixed.output == pytest.approx(y)  # the average the score was of

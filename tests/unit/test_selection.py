@@ -12,7 +12,7 @@ from sklearn import metrics
 
 from modeltrain.constants import Task
 from modeltrain.pipeline import families
-from modeltrain.pipeline.metrics import output_score
+from modeltrain.metrics import BY_NAME, Judge
 from modeltrain.pipeline.search import BAG_REFIT_FACTOR, BAG_REFIT_MARGIN, REFIT_FACTOR, _Search
 from modeltrain.pipeline.selection import (
     MIN_ENSEMBLE_GAIN,
@@ -30,7 +30,7 @@ def test_the_rank_based_roc_auc_is_scikit_learns(n_classes):
     y = rng.integers(0, n_classes, 700)
     proba = np.round(rng.dirichlet(np.ones(n_classes), 700), 2)  # many ties
     proba[y == 1, 1] += 0.1  # some signal
-    ours = output_score(Task.CLASSIFICATION, y, proba, n_classes)
+    ours = Judge(BY_NAME["roc_auc"], n_classes)(y, proba)
     if n_classes == 2:
         theirs = metrics.roc_auc_score(y, proba[:, 1])
     else:
@@ -39,10 +39,10 @@ def test_the_rank_based_roc_auc_is_scikit_learns(n_classes):
     assert ours == pytest.approx(theirs, abs=1e-12)
     missing = np.where(y == 0, 1, y)  # a class absent from the rows: balanced accuracy
     expected = metrics.balanced_accuracy_score(missing, proba.argmax(axis=1))
-    assert output_score(Task.CLASSIFICATION, missing, proba, n_classes) == expected
+    assert Judge(BY_NAME["roc_auc"], n_classes)(missing, proba) == expected
 
 
-def _r2(truth, out):
+def _r2(truth, out, weight=None):
     return float(metrics.r2_score(truth, out))
 
 
@@ -144,17 +144,15 @@ def test_the_ensemble_is_grown_from_the_incumbents_and_kept_when_it_adds_to_the_
     a, b = _trial(0, "lightgbm", y, over), _trial(1, "linear", y, under)
     found = SearchResult([a, b], np.arange(500), "5-fold cross-validation", ranked=[a, b])
     found.incumbent, found.family_incumbents = a, {"lightgbm": a, "linear": b}
-    picked, score = choose(found, y, Task.REGRESSION, 0)
+    picked, score, _ = choose(found, y, Judge(BY_NAME["r2"]))
     assert [t for t, _ in picked] == [a, b] and score > a.score  # their errors cancel
     # A near-copy of a, a little better: selected, but adding less than MIN_ENSEMBLE_GAIN.
     near = _trial(2, "linear", y, over - 5e-5)
     found.family_incumbents["linear"] = near
     outputs = [t.output for t in found.incumbents()]
-    selection = select_weights(
-        outputs, y, lambda t, o: output_score(Task.REGRESSION, t, o, 0), first=0
-    )
+    selection = select_weights(outputs, y, Judge(BY_NAME["r2"]), first=0)
     assert min(selection.counts) > 0 and 0 < selection.score - a.score < MIN_ENSEMBLE_GAIN
-    picked, score = choose(found, y, Task.REGRESSION, 0)
+    picked, score, _ = choose(found, y, Judge(BY_NAME["r2"]))
     assert picked == [(a, 1)] and score == a.score
 
 
