@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from modeltrain import metrics
 from modeltrain.constants import Task
 from modeltrain.exceptions import InvalidInput
 from modeltrain_model import families as family_registry
@@ -102,8 +103,9 @@ def parse_families(families: Any, given: Given | None = None) -> tuple[str, ...]
     return tuple(f for f in family_registry.names() if f in chosen)
 
 
-def clean_target(target: Any, given: Given | None = None) -> str | None:
-    return target.strip() if isinstance(target, str) and target.strip() else None
+def clean_text(value: Any, given: Given | None = None) -> str | None:
+    """A name (a column's, a class's), stripped; None for none."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def parse_columns(value: Any, given: Given | None = None) -> tuple[str, ...] | None:
@@ -115,6 +117,39 @@ def parse_columns(value: Any, given: Given | None = None) -> tuple[str, ...] | N
     return picked or None
 
 
+def parse_metric(value: Any, given: Given | None = None) -> str | None:
+    """A metric of the table (modeltrain.metrics), None for the task's default."""
+    if value is None or not str(value).strip():
+        return None
+    name = str(value).strip().lower()
+    if name not in metrics.BY_NAME:
+        raise InvalidInput(
+            f"metric: unknown {name!r}; for classes: "
+            + ", ".join(metrics.names(Task.CLASSIFICATION))
+            + "; for values: "
+            + ", ".join(metrics.names(Task.REGRESSION)),
+            field="metric",
+        )
+    return name
+
+
+def check_together(options: Any) -> None:
+    """What the options tell together, before any data: a metric of the other task than the
+    one given, or a positive class for values, is refused naming the field (with task=auto
+    the metric decides the task)."""
+    metric = metrics.BY_NAME[options.metric] if options.metric else None
+    task = options.task if options.task != Task.AUTO or metric is None else metric.task
+    if metric is not None and task != metric.task:
+        raise InvalidInput(
+            f"metric {metric.name!r} is for {metric.task.value}, and task is {task.value}; "
+            f"its metrics are: {', '.join(metrics.names(task))}",
+            field="metric",
+        )
+    if options.positive_class is not None and task == Task.REGRESSION:
+        raise InvalidInput("positiveClass applies to classes, not regression",
+                           field="positiveClass")  # fmt: skip
+
+
 def _model_name(value: Any, given: Given) -> str:
     from modeltrain.registry.model_ids import safe_model_name  # the registry imports MLflow
 
@@ -122,7 +157,7 @@ def _model_name(value: Any, given: Given) -> str:
 
 
 TRAINING: tuple[Option, ...] = (
-    Option("target", "target", "column to predict (default: the last one)", clean_target,
+    Option("target", "target", "column to predict (default: the last one)", clean_text,
            (str,), always_in_key=True, pipeline="target", metavar="COLUMN"),
     Option("task", "task", "the task (default: told from the target)", parse_task, (str,),
            dump=lambda task: task.value, load=lambda raw: Task(raw or Task.AUTO),
@@ -143,6 +178,21 @@ TRAINING: tuple[Option, ...] = (
            parse_columns, (str, list), dump=lambda names: None if names is None else list(names),
            load=lambda raw: None if raw is None else tuple(raw), pipeline="exclude_columns",
            metavar="COLUMNS", columns=True),
+    Option("metric", "metric",
+           "what the search optimises and reports (default: roc_auc for classes, r2 for values)",
+           parse_metric, (str,), pipeline="metric", choices=tuple(metrics.names())),
+    Option("positiveClass", "positive_class",
+           "the class binary metrics are about (default: the rarer one)", clean_text, (str,),
+           pipeline="positive_class", metavar="CLASS"),
+    Option("weightColumn", "weight_column",
+           "a column of non-negative row weights (never a feature)", clean_text, (str,),
+           pipeline="weight_column", metavar="COLUMN", columns=True),
+    Option("timeColumn", "time_column",
+           "rows are ordered in time by this column: validate on later rows", clean_text, (str,),
+           pipeline="time_column", metavar="COLUMN", columns=True),
+    Option("groupColumn", "group_column",
+           "rows of one group never on both sides of a split (never a feature)", clean_text,
+           (str,), pipeline="group_column", metavar="COLUMN", columns=True),
 )  # fmt: skip
 BY_FIELD = {option.field: option for option in TRAINING}
 

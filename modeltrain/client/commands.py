@@ -91,11 +91,14 @@ def _finish(client: ServiceClient, tracking_id: str, wait: bool) -> int:
     if job["status"] == "failed":
         err.print(f"[red]training failed:[/red] {job['error']}")
         return 1
-    metrics = job["result"]["metrics"]
-    primary = job["result"]["primaryMetric"]
+    result = job["result"]
+    primary = result["primaryMetric"]
+    scheme = (result.get("validation") or {}).get("scheme", "random")
+    threshold = result.get("decisionThreshold")
+    at = "" if threshold is None else f"; labels at p({result['positiveClass']}) ≥ {threshold:.3g}"
     err.print(
-        f"[green]completed[/green]: {job['result']['estimator']}, "
-        f"held-out {primary} = {metrics[primary]:.4f}"
+        f"[green]completed[/green]: {result['estimator']}, "
+        f"held-out {primary} = {result['metrics'][primary]:.4f} ({scheme} split{at})"
     )
     console.print(job["modelId"])
     return 0

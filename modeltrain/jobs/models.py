@@ -91,6 +91,11 @@ class JobOptions:
     time_budget: float = 60.0
     families: tuple[str, ...] | None = None  # the model families to search; None: all
     exclude_columns: tuple[str, ...] | None = None  # never features
+    metric: str | None = None  # modeltrain.metrics; None: the task's default
+    positive_class: str | None = None  # the class binary metrics are about; None: the rarer
+    weight_column: str | None = None
+    time_column: str | None = None
+    group_column: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
     # The data when it is not an upload: the CSV stored with this MLflow run (a retrain).

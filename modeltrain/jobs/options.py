@@ -8,12 +8,14 @@ from typing import Any
 from modeltrain.config import Settings
 from modeltrain.exceptions import InvalidInput
 from modeltrain.jobs.models import JobOptions
-from modeltrain.training_options import Given, parse_options
+from modeltrain.training_options import Given, check_together, parse_options
 
 
 def build_options(settings: Settings, raw: dict[str, Any], filename: str) -> JobOptions:
     """A training job's options from the fields a client gave on chunk 0 (training_options)."""
-    return JobOptions(**parse_options(raw, Given(settings, filename)))
+    options = JobOptions(**parse_options(raw, Given(settings, filename)))
+    check_together(options)
+    return options
 
 
 MAX_CALLBACK_URL_CHARS = 2000

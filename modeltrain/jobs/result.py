@@ -28,6 +28,10 @@ def build_result(
         "droppedColumns": trained.dropped_columns,
         "metrics": trained.metrics,
         "primaryMetric": trained.primary_metric,
+        "higherIsBetter": trained.higher_is_better,  # the primary metric's direction
+        "positiveClass": trained.positive_class,  # two classes: what binary metrics are about
+        "decisionThreshold": trained.decision_threshold,  # on p(positiveClass), or null
+        "validation": trained.validation,  # {scheme, heldOutRows, column, time range/groups}
         "estimator": trained.estimator,
         "leaderboard": notable(trained.leaderboard, RESULT_LEADERBOARD_ROWS),
         "search": trained.search,

@@ -18,7 +18,13 @@ from modeltrain.jobs.store import JobStore
 from modeltrain.logging import fields
 from modeltrain.registry import Registry
 from modeltrain.registry.errors import registry_call
-from modeltrain.training_options import Given, check_columns, named_columns, parse_given
+from modeltrain.training_options import (
+    Given,
+    check_columns,
+    check_together,
+    named_columns,
+    parse_given,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +97,7 @@ class Retrainer:
             raise InvalidInput("target may not be empty", field="target")
         changes = parse_given(req.options, Given(self._settings, first.filename))
         options = replace(options, **changes)
+        check_together(options)
         if changes.get("target") is not None or named_columns(options):
             self._check_columns(run_id, options, changes.get("target"))
         return options

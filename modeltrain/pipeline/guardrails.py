@@ -5,6 +5,7 @@ target's spread), duplicate rows, and columns that predict the target suspicious
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,17 @@ LEAKAGE_CORRELATION = 0.98  # |Spearman| with a numeric target above which a col
 LEAKAGE_PURITY = 0.995  # share of rows whose class one column's value alone decides
 IMBALANCE_SHARE = 0.1  # a class below this share of rows is called rare
 LEAKAGE_MAX_VALUES = 1000  # distinct values above which a column's purity is not a finding
+# A column hints that the rows are ordered in time when it holds dates, or its name is a time
+# word; that they are grouped when its name says identifier or a usual kind of group and its
+# values repeat: at least this many groups, of at least this many rows on average.
+TIME_WORDS = re.compile(r"(^|[_\s])(date|day|time|timestamp|datetime|year|month|week)s?$", re.I)
+GROUP_WORDS = re.compile(
+    r"(^|[_\s])(id|customer|patient|site|user|store|subject|account|household|device|"
+    r"group|client|shop|school|hospital)s?(_?id)?$",
+    re.I,
+)
+GROUP_HINT_MIN_GROUPS = 10
+GROUP_HINT_MIN_ROWS = 2.0
 
 
 def _purity(col: pd.Series, y: pd.Series) -> float | None:
@@ -51,8 +63,47 @@ def _leaks(X: pd.DataFrame, y: pd.Series, task: Task, plan: ColumnPlan) -> dict[
     return found
 
 
+def validation_hints(
+    df: pd.DataFrame, target: str, plan: ColumnPlan, time_column: str | None,
+    group_column: str | None,
+) -> list[str]:  # fmt: skip
+    """Warnings that the held-out score may flatter the model: the rows look ordered in time,
+    or grouped, and neither timeColumn nor groupColumn was given."""
+    if time_column or group_column:
+        return []
+    hints = []
+    for name in df.columns:
+        if name == target:
+            continue
+        if name in plan.datetime or TIME_WORDS.search(str(name)):
+            hints.append(
+                f"{name!r} looks like a time: if the model will predict later rows than these, "
+                f"set timeColumn={name} so that it is judged on later rows, not on rows mixed in "
+                "time with the ones it learned from"
+            )
+            break
+    for name in df.columns:
+        if name == target or not GROUP_WORDS.search(str(name)):
+            continue
+        groups = df[name].nunique()
+        if groups >= GROUP_HINT_MIN_GROUPS and len(df) / max(groups, 1) >= GROUP_HINT_MIN_ROWS:
+            hints.append(
+                f"{name!r} looks like groups ({groups} values, several rows each): if the model "
+                f"will meet groups it has not seen, set groupColumn={name} so that it is judged "
+                "on unseen groups"
+            )
+            break
+    return hints
+
+
 def build_report(
-    df: pd.DataFrame, target: str, task: Task, X: pd.DataFrame, y: pd.Series, plan: ColumnPlan
+    df: pd.DataFrame,
+    target: str,
+    task: Task,
+    X: pd.DataFrame,
+    y: pd.Series,
+    plan: ColumnPlan,
+    hints: list[str] | None = None,
 ) -> dict[str, Any]:
     missing = {c: round(float(v), 4) for c, v in df.isna().mean().items() if v > 0}
     duplicates = int(df.duplicated().sum())
@@ -92,6 +143,7 @@ def build_report(
     for name, share in missing.items():
         if share > 0.5 and name not in plan.dropped:
             warnings.append(f"{name!r} is {share:.0%} missing")
+    warnings.extend(hints or [])
     report["warnings"] = warnings
     return report
 

@@ -20,7 +20,7 @@ from modeltrain.metrics import held_out as held_out_metrics
 from modeltrain.phases import Phases
 from modeltrain.pipeline.features import ColumnPlan, normalise_features, plan_columns
 from modeltrain.pipeline.final import FittedMember, as_ensemble, describe, fit_members
-from modeltrain.pipeline.guardrails import build_report
+from modeltrain.pipeline.guardrails import build_report, validation_hints
 from modeltrain.pipeline.problem import (
     RowRoles,
     check_metric,
@@ -228,7 +228,9 @@ def train(df: pd.DataFrame, options: TrainOptions, progress: ProgressFn = _noop)
     data = _prepare(df, options)
     task, metric, judge, roles = data.task, data.metric, data.judge, data.roles
     ticker.metric = metric
-    report = build_report(data.df, data.target, task, data.X, data.y, data.plan)
+    hints = validation_hints(data.df, data.target, data.plan, options.time_column,
+                             options.group_column)  # fmt: skip
+    report = build_report(data.df, data.target, task, data.X, data.y, data.plan, hints)
     codes = data.encode(data.y)  # the targets as the families fit them
     fit_rows, test_rows = roles.split.holdout(codes, task)
     X_train, X_test = data.X.iloc[fit_rows], data.X.iloc[test_rows]

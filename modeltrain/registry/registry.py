@@ -29,7 +29,7 @@ from modeltrain.exceptions import TrainingError
 from modeltrain.logging import fields
 from modeltrain.pipeline.final import notable
 from modeltrain.registry import champion
-from modeltrain.registry.champion import TAG_METRIC, TAG_METRIC_VALUE, ChampionDecision
+from modeltrain.registry.champion import ChampionDecision, Judged
 from modeltrain.registry.dataset import training_dataset
 from modeltrain.registry.model_ids import version_id
 from modeltrain.registry.reading import (
@@ -100,12 +100,16 @@ def _log_model(trained: TrainedModel) -> str:
 
 
 def _version_tags(trained: TrainedModel, job_id: str) -> dict[str, str]:
-    """The job, and the primary metric and its value (what the champion rule compares)."""
-    return {
-        TAG_TRACKING_ID: job_id,
-        TAG_METRIC: trained.primary_metric,
-        TAG_METRIC_VALUE: str(trained.metrics[trained.primary_metric]),
-    }
+    """The job, and how the version was judged (what the champion rule compares)."""
+    return {TAG_TRACKING_ID: job_id, **judged(trained).tags()}
+
+
+def judged(trained: TrainedModel) -> Judged:
+    """How a trained model was judged: its primary metric's held-out value, task, target and
+    validation scheme."""
+    metric = trained.primary_metric
+    scheme = str(trained.validation.get("scheme", "random"))
+    return Judged(metric, trained.metrics[metric], trained.task.value, trained.target, scheme)
 
 
 class RegistrationGateError(TrainingError):
@@ -295,6 +299,10 @@ class Registry(RegistryReader):
                 "estimator": trained.estimator,
                 "rows": trained.rows,
                 "columns": trained.columns,
+                "primaryMetric": trained.primary_metric,
+                "positiveClass": trained.positive_class,
+                "decisionThreshold": trained.decision_threshold,
+                **{f"validation.{k}": v for k, v in trained.validation.items()},
                 **{f"model.{k}": v for k, v in trained.params.items()},
                 **{f"search.{k}": v for k, v in trained.search.items()},
             }
@@ -348,11 +356,8 @@ class Registry(RegistryReader):
             f"registration gate: {registered.model_id} was rejected because {problem}"[:2000]
         )
 
-    def promote_if_better(
-        self, registered: RegisteredModel, metric: str, value: float
-    ) -> ChampionDecision:
-        """Make the version `@champion` of its name when it beats the current champion on the
-        primary metric, unless the champion was set by hand (see champion.py)."""
-        return champion.promote_if_better(
-            self._client, registered.name, registered.version, metric, value
-        )
+    def promote_if_better(self, registered: RegisteredModel, judged: Judged) -> ChampionDecision:
+        """Make the version `@champion` of its name when it beats the current champion, judged
+        the same way, in the primary metric's direction, unless the champion was set by hand
+        (see champion.py)."""
+        return champion.promote_if_better(self._client, registered.name, registered.version, judged)

@@ -97,6 +97,9 @@ function pick(file) {
     $("target").replaceChildren(...columns.map((c) => new Option(c, c)));
     $("target").value = columns[columns.length - 1];
     checkBoxes("exclude", columns);
+    for (const select of document.querySelectorAll(".column-option")) {
+      select.replaceChildren(new Option("none", ""), ...columns.map((c) => new Option(c, c)));
+    }
     $("train-form").hidden = false;
   });
 }
@@ -153,6 +156,34 @@ function checkBoxes(id, names, ticked = [], show = (name) => name) {
   }));
 }
 
+// The metrics a job may be judged by (from /api/info), for the task chosen: with task auto, both
+// tasks' (a metric decides the task); the first option is the task's default.
+function metricOptions(id, task, chosen = "") {
+  const byTask = (info && info.metrics) || {};
+  const tasks = task === "auto" ? Object.keys(byTask) : [task];
+  const groups = tasks.filter((t) => byTask[t]).map((t) => {
+    const group = Object.assign(document.createElement("optgroup"), { label: t });
+    group.append(...byTask[t].map((m) => new Option(`${m.name}${m.higherIsBetter ? "" : " (lower is better)"}`, m.name)));
+    return group;
+  });
+  $(id).replaceChildren(new Option("default (roc_auc for classes, r2 for values)", ""), ...groups);
+  $(id).value = chosen;
+  if ($(id).value !== chosen) $(id).value = "";
+}
+$("task").addEventListener("change", () => metricOptions("metric", $("task").value, $("metric").value));
+
+// How the job was judged, in a sentence: the metric, the held-out rows, the decision threshold.
+function judged(result) {
+  const v = result.validation || {};
+  const direction = result.higherIsBetter === false ? "lower is better" : "higher is better";
+  const rows = v.scheme === "time" ? `the latest ${v.heldOutRows} rows by ${v.column} (${v.heldOutFrom} to ${v.heldOutTo})`
+    : v.scheme === "group" ? `${v.heldOutRows} rows of ${v.heldOutGroups} of the ${v.groups} groups of ${v.column}, never seen in training`
+      : `${v.heldOutRows ?? "the"} held-out rows, drawn at random`;
+  const threshold = result.decisionThreshold == null ? ""
+    : ` Labels are ${result.positiveClass} where its probability is at least ${fmt(result.decisionThreshold)} (tuned for ${result.primaryMetric}).`;
+  return `Judged by ${result.primaryMetric} (${direction}) on ${rows}.${threshold}`;
+}
+
 // The model families a job may search (from /api/info), as checkboxes; none ticked: all.
 function familyBoxes(id, ticked = []) {
   $(id).dataset.ticked = JSON.stringify(ticked); // drawn again once /api/info has answered
@@ -171,7 +202,9 @@ $("train-form").addEventListener("submit", async (event) => {
     const sha256 = $("force").checked ? null : await fileSha256(chosen);
     const first = { target: $("target").value, task: $("task").value, modelName: $("model-name").value,
       timeBudget: $("time-budget").value, families: ticked("families").join(",") || null,
-      excludeColumns: ticked("exclude").join(",") || null,
+      excludeColumns: ticked("exclude").join(",") || null, metric: $("metric").value || null,
+      positiveClass: $("positive-class").value.trim() || null, weightColumn: $("weight-column").value || null,
+      timeColumn: $("time-column").value || null, groupColumn: $("group-column").value || null,
       fileSha256: sha256, force: $("force").checked ? "true" : null };
     const body = await sendChunks("/api/model-train/start", chosen, first, (sent) => {
       $("upload-bar").value = (100 * sent) / chosen.size;
@@ -226,6 +259,7 @@ function renderJob(job) {
   if (info && info.mlflowUrl && result.experimentId) {
     $("job-run").href = `${info.mlflowUrl}/#/experiments/${result.experimentId}/runs/${result.runId}`;
   }
+  $("job-judged").textContent = judged(result);
   const metrics = Object.entries(result.metrics).map(([name, value]) => ({ name, value }));
   table($("job-metrics"), [{ label: "metric", value: (r) => r.name + (r.name === result.primaryMetric ? " (primary)" : "") },
     { label: "value", value: (r) => fmt(r.value) }], metrics);
@@ -243,6 +277,8 @@ function renderJob(job) {
     $("retrain-target").value = result.target;
     $("retrain-budget").value = (job.options && job.options.timeBudget) || "";
     familyBoxes("retrain-families", (job.options && job.options.families) || []);
+    $("retrain-metric").dataset.task = result.task;
+    metricOptions("retrain-metric", result.task, result.primaryMetric);
     $("retrain-error").textContent = "";
   }
   const warnings = (result.guardrails || {}).warnings || [];
@@ -330,6 +366,7 @@ $("retrain-form").addEventListener("submit", async (event) => {
   if ($("retrain-target").value) body.target = $("retrain-target").value;
   if ($("retrain-budget").value) body.timeBudget = Number($("retrain-budget").value);
   body.families = ticked("retrain-families"); // [] searches every family again
+  if ($("retrain-metric").value) body.metric = $("retrain-metric").value;
   try {
     const answer = await api(`/api/model-train/${$("retrain-form").dataset.job}/retrain`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
@@ -555,6 +592,8 @@ api("/api/info").then((body) => {
   info = body;
   familyBoxes("families", ticked("families"));
   familyBoxes("retrain-families", JSON.parse($("retrain-families").dataset.ticked || "[]"));
+  metricOptions("metric", $("task").value, $("metric").value);
+  if ($("retrain-metric").dataset.task) metricOptions("retrain-metric", $("retrain-metric").dataset.task, $("retrain-metric").value);
   if (info.mlflowUrl) $("mlflow-link").replaceChildren(link("MLflow UI", info.mlflowUrl));
 }).catch(() => {});
 route();

@@ -25,6 +25,7 @@ from modeltrain.pipeline.budget import search_budget
 from modeltrain.pipeline.loading import read_csv
 from modeltrain.pipeline.train import ProgressFn
 from modeltrain.registry import RegisteredModel
+from modeltrain.registry.registry import judged
 from modeltrain.worker.batch import predict_batch
 from modeltrain.worker.context import WorkerContext
 from modeltrain.worker.lease import Heartbeat, JobStopped
@@ -198,8 +199,7 @@ def _train_and_register(
     expected = trained.pipeline.predict(trained.input_example)
     ctx.registry.verify(registered, trained.input_example, expected)
     phases.mark("verify")
-    metric = trained.primary_metric
-    champion = ctx.registry.promote_if_better(registered, metric, trained.metrics[metric])
+    champion = ctx.registry.promote_if_better(registered, judged(trained))
     phases.mark("promote")
     try:  # API processes load the version now, before clients hear of it
         ctx.announce(registered.name, registered.version)

@@ -55,7 +55,10 @@ class LightGBM(Family):
     def variations(self, task: str, space: Space) -> list[tuple[bool, dict[str, Any]]]:
         """Category codes as ordered numbers, random thresholds on small data, and for a
         skewed target a Poisson objective or a log scale (not both: that takes the log twice)."""
-        out: list[tuple[bool, dict[str, Any]]] = []
+        # the objectives that fit the job's metric first: the metric is what the job is for
+        out: list[tuple[bool, dict[str, Any]]] = [
+            (False, {"objective": objective}) for objective in space.objectives
+        ]
         if space.categorical:
             out.append((False, {"categorical": "ordinal"}))
         if space.rows <= RANDOM_SPLITS_MAX_ROWS:
@@ -63,7 +66,6 @@ class LightGBM(Family):
         if space.count_like:
             out.append((False, {"objective": "poisson"}))
             out.append((True, {"objective": None}))
-        out.extend((False, {"objective": objective}) for objective in space.objectives)
         return out
 
     def suggest(self, trial: Any, task: str, space: Space) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from modeltrain.registry.champion import Judged
 from modeltrain.registry.registry import RegisteredModel, RegistrationGateError, Registry
 
 pytestmark = pytest.mark.integration
@@ -54,9 +55,13 @@ def test_a_version_becomes_champion_only_when_it_is_better(registry, mlflow_serv
             tags={"modeltrain.primaryMetric": "roc_auc", "modeltrain.primaryMetricValue": value},
         )
         versions.append(RegisteredModel(RANKED, str(mv.version), run_id=""))
-    assert registry.promote_if_better(versions[0], "roc_auc", 0.80).promoted
-    worse = registry.promote_if_better(versions[1], "roc_auc", 0.75)
+
+    def judged(value: float) -> Judged:
+        return Judged("roc_auc", value, "classification", "y", "random")
+
+    assert registry.promote_if_better(versions[0], judged(0.80)).promoted
+    worse = registry.promote_if_better(versions[1], judged(0.75))
     assert not worse.promoted and "scores 0.8 roc_auc" in worse.reason
     assert client.get_model_version_by_alias(RANKED, "champion").version == versions[0].version
-    assert registry.promote_if_better(versions[2], "roc_auc", 0.90).promoted
+    assert registry.promote_if_better(versions[2], judged(0.90)).promoted
     assert client.get_model_version_by_alias(RANKED, "champion").version == versions[2].version

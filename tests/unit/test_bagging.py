@@ -9,9 +9,9 @@ import pytest
 import skops.io
 
 from modeltrain.constants import Task
+from modeltrain.metrics import Judge, default_for
 from modeltrain.pipeline import families
 from modeltrain.pipeline.final import fit_members
-from modeltrain.metrics import Judge, default_for
 from modeltrain.pipeline.trials import Trial, evaluate, make_folds
 from modeltrain_model.ensemble import Bag, Ensemble, member_output
 from modeltrain_model.families import trusted_types

@@ -70,18 +70,45 @@ def _version(version: str, **tags: str) -> SimpleNamespace:
     return SimpleNamespace(version=version, tags=tags)
 
 
+def _judged(metric: str, value: float, **changes: str) -> champion.Judged:
+    return champion.Judged(**{"metric": metric, "value": value, "task": "classification",
+                              "target": "y", "scheme": "random", **changes})  # fmt: skip
+
+
 def test_champion_rules():
-    scored = {champion.TAG_METRIC: "roc_auc", champion.TAG_METRIC_VALUE: "0.8"}
-    assert champion.decide(None, "1", "roc_auc", 0.5).promoted
-    better = champion.decide(_version("1", **scored), "2", "roc_auc", 0.9)
+    scored = _judged("roc_auc", 0.8).tags()
+    assert champion.decide(None, "1", _judged("roc_auc", 0.5)).promoted
+    better = champion.decide(_version("1", **scored), "2", _judged("roc_auc", 0.9))
     assert better.promoted and "beats" in better.reason
-    worse = champion.decide(_version("1", **scored), "2", "roc_auc", 0.7)
+    worse = champion.decide(_version("1", **scored), "2", _judged("roc_auc", 0.7))
     assert not worse.promoted and "0.8 roc_auc" in worse.reason
     by_hand = _version("1", **scored, **{champion.TAG_SET_BY: "api key abc (admin)"})
-    kept = champion.decide(by_hand, "2", "roc_auc", 0.99)
+    kept = champion.decide(by_hand, "2", _judged("roc_auc", 0.99))
     assert not kept.promoted and "set by hand (api key abc (admin)" in kept.reason
-    other_metric = champion.decide(_version("1", **scored), "2", "r2", 0.1)
-    assert other_metric.promoted
+    # a version from before the tags: only its metric is compared
+    old = {champion.TAG_METRIC: "roc_auc", champion.TAG_METRIC_VALUE: "0.8"}
+    assert champion.decide(_version("1", **old), "2", _judged("roc_auc", 0.9)).promoted
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [({"metric": "f1"}, "metric (roc_auc; this version: f1)"),
+     ({"target": "z"}, "target (y; this version: z)"),
+     ({"scheme": "time"}, "validation scheme (random; this version: time)"),
+     ({"task": "regression", "metric": "r2"}, "task (classification; this version: regression)")],
+)  # fmt: skip
+def test_champion_moves_only_between_versions_judged_the_same_way(change, named):
+    champ = _version("1", **_judged("roc_auc", 0.5).tags())
+    decision = champion.decide(champ, "2", _judged(**{"metric": "roc_auc", "value": 0.99,
+                                                      **change}))  # fmt: skip
+    assert not decision.promoted and named in decision.reason
+
+
+def test_a_loss_champion_is_beaten_by_a_smaller_loss():
+    champ = _version("1", **_judged("mae", 5.0, task="regression").tags())
+    assert champion.decide(champ, "2", _judged("mae", 4.0, task="regression")).promoted
+    worse = champion.decide(champ, "2", _judged("mae", 6.0, task="regression"))
+    assert not worse.promoted and "scores 5 mae" in worse.reason
 
 
 @pytest.mark.parametrize("alias", ["champion", "staging", "canary-2", "A_b"])

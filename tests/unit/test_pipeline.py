@@ -106,3 +106,89 @@ def test_excluded_columns_are_never_features_and_say_why():
     assert "leak" not in trained.input_example.columns
     with pytest.raises(TrainingError, match="excludeColumns"):
         train(df, TrainOptions(target="churn", time_budget=1, exclude_columns=("churn",)))
+
+
+def _rare_positive_frame(rows: int = 400) -> pd.DataFrame:
+    df = classification_frame(rows=rows)
+    rng = np.random.default_rng(5)
+    score = (df["age"] - 50) / 10 + rng.normal(0, 1, rows)
+    df["churn"] = np.where(score > 1.6, "yes", "no")  # about one row in ten
+    df["w"] = rng.uniform(0.5, 2.0, rows).round(3)
+    return df
+
+
+def test_a_label_metric_gets_a_threshold_tuned_and_kept_in_the_model():
+    df = _rare_positive_frame()
+    options = TrainOptions(target="churn", time_budget=2, metric="f1", weight_column="w")
+    trained = train(df, options)
+    assert trained.primary_metric == "f1" and trained.positive_class == "yes"
+    threshold = trained.decision_threshold
+    assert threshold is not None and 0 < threshold < 1
+    assert (
+        trained.dropped_columns["w"] == "row weights (weightColumn)" and "w" not in trained.features
+    )
+    X = df[trained.features]
+    proba = trained.pipeline.predict_proba(X)[:, trained.classes.index("yes")]
+    labels = trained.pipeline.predict(X)
+    assert (labels == np.where(proba >= threshold, "yes", "no")).all()
+    assert list(trained.leaderboard[0])[2] == "f1"  # the leaderboard speaks in the metric
+    values = [r["f1"] for r in trained.leaderboard if r.get("f1") is not None]
+    assert (
+        values == sorted(values, reverse=True) or trained.leaderboard[0]["estimator"] == "ensemble"
+    )
+
+
+def test_a_loss_is_reported_smallest_first():
+    trained = train(regression_frame(rows=300), TrainOptions(time_budget=2, metric="mae"))
+    assert trained.primary_metric == "mae" and not trained.higher_is_better
+    rows = [
+        r for r in trained.leaderboard if r.get("trial") is not None and r.get("mae") is not None
+    ]
+    assert [r["mae"] for r in rows] == sorted(r["mae"] for r in rows)
+    assert trained.validation == {"scheme": "random", "heldOutRows": 60}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metric": "f1"}, "metric 'f1' is about one class of two; the target has 3 classes"),
+        ({"positive_class": "maybe"}, "positiveClass applies to two classes; this job has 3"),
+        ({"metric": "r2"}, "metric 'r2' is for regression, not classification"),
+        ({"weight_column": "neg"}, "weightColumn 'neg' has negative or infinite weights"),
+        ({"weight_column": "zero"}, "weightColumn 'zero' is zero on every row"),
+        ({"weight_column": "city"}, "weightColumn 'city' has .* missing or non-numeric"),
+        ({"time_column": "city"}, "timeColumn 'city' has .* rows without a time"),
+        ({"group_column": "few"}, "groupColumn 'few' has 2 groups"),
+        ({"weight_column": "kind"}, "weightColumn names the target column 'kind'"),
+    ],
+)
+def test_what_only_the_data_tells_fails_the_job_naming_the_option(change, message):
+    df = classification_frame(rows=60)
+    df["kind"] = np.resize(["a", "b", "c"], len(df))
+    df["neg"], df["zero"], df["few"] = -1.0, 0.0, np.resize(["x", "y"], len(df))
+    with pytest.raises(TrainingError, match=message):
+        train(df, TrainOptions(target="kind", time_budget=1, task=Task.CLASSIFICATION, **change))
+
+
+def test_a_positive_class_that_is_no_class_and_rmsle_of_negative_values_fail():
+    with pytest.raises(TrainingError, match="positiveClass 'maybe' is no class of the target"):
+        train(classification_frame(rows=60), TrainOptions(target="churn", positive_class="maybe"))
+    df = regression_frame(rows=60)
+    df["y"] -= 100
+    with pytest.raises(TrainingError, match="metric 'rmsle' needs a non-negative target"):
+        train(df, TrainOptions(metric="rmsle"))
+
+
+def test_the_guardrails_hint_at_time_and_groups_until_the_options_are_given():
+    from modeltrain.pipeline.guardrails import validation_hints
+
+    df = regression_frame(rows=200)
+    df["store_id"] = np.resize(np.arange(20), 200)
+    df["date"] = pd.date_range("2024-01-01", periods=200, freq="D").astype(str)
+    plan = plan_columns(df.drop(columns=["y"]))
+    hints = validation_hints(df, "y", plan, None, None)
+    assert any("set timeColumn=date" in h for h in hints)
+    assert any("set groupColumn=store_id" in h for h in hints)
+    assert validation_hints(df, "y", plan, "date", None) == []
+    plain = regression_frame(rows=200)
+    assert validation_hints(plain, "y", plan_columns(plain.drop(columns=["y"])), None, None) == []

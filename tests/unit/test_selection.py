@@ -11,8 +11,8 @@ import pytest
 from sklearn import metrics
 
 from modeltrain.constants import Task
-from modeltrain.pipeline import families
 from modeltrain.metrics import BY_NAME, Judge
+from modeltrain.pipeline import families
 from modeltrain.pipeline.search import BAG_REFIT_FACTOR, BAG_REFIT_MARGIN, REFIT_FACTOR, _Search
 from modeltrain.pipeline.selection import (
     MIN_ENSEMBLE_GAIN,
@@ -20,7 +20,7 @@ from modeltrain.pipeline.selection import (
     clearly_better,
     select_weights,
 )
-from modeltrain.pipeline.trials import SearchResult, Trial
+from modeltrain.pipeline.trials import Problem, SearchResult, Trial
 from modeltrain_model.featurizer import Featurizer
 
 
@@ -224,3 +224,22 @@ def test_the_first_trials_try_what_the_data_opens_up():
     families_only = plain._first_trials()[: len(families.families_for(200))]
     assert [f["family"] for f in families_only] == list(families.families_for(200))
     assert [f["family"] for f in plain._first_trials()[len(families_only) :]] == ["lightgbm"]
+
+
+def test_a_metric_opens_the_losses_that_fit_it():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 2))
+    y = X[:, 0] + rng.normal(size=200)  # neither skewed nor non-negative
+    mae = _Search(X, y, Task.REGRESSION, [], math.inf, 1, None, None,
+                  problem=Problem(Judge(BY_NAME["mae"])))  # fmt: skip
+    objectives = [f.get("lightgbm.objective") for f in mae._first_trials()]
+    assert objectives.index("l1") < len(families.families_for(200)) + 1  # tried first
+    assert mae.stopping_metric == "l1"
+    positive = y - y.min()  # non-negative, not skewed
+    rmsle = _Search(X, positive, Task.REGRESSION, [], math.inf, 1, None, None,
+                    problem=Problem(Judge(BY_NAME["rmsle"])))  # fmt: skip
+    logged = {f["family"] for f in rmsle._first_trials() if f.get("log_target")}
+    assert logged == set(families.families_for(200))  # every family on the log scale too
+    plain = _Search(X, y, Task.REGRESSION, [], math.inf, 1, None, None)
+    assert plain.stopping_metric is None
+    assert "l1" not in [f.get("lightgbm.objective") for f in plain._first_trials()]

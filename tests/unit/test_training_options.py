@@ -21,7 +21,8 @@ def test_every_option_round_trips_through_the_stored_record():
     options = build_options(
         SETTINGS,
         {"target": " y ", "task": "regression", "modelName": "Sales 2024", "timeBudget": "12",
-         "families": "ridge,lightgbm"},
+         "families": "ridge,lightgbm", "metric": " MAE", "weightColumn": "w",
+         "timeColumn": "day", "groupColumn": "store"},
         "sales.csv",
     )  # fmt: skip
     assert options.target == "y" and options.task == Task.REGRESSION
@@ -30,8 +31,10 @@ def test_every_option_round_trips_through_the_stored_record():
     assert JobOptions.from_json(options.to_json()) == options
     assert options.pipeline_options() == {
         "target": "y", "task": Task.REGRESSION, "families": ("linear", "lightgbm"),
-        "exclude_columns": None,
+        "exclude_columns": None, "metric": "mae", "positive_class": None, "weight_column": "w",
+        "time_column": "day", "group_column": "store",
     }  # fmt: skip
+    assert options.duplicate_key().endswith('"mae","w","day","store"]')
 
 
 def test_the_duplicate_key_of_the_first_options_is_what_it_was():
@@ -52,15 +55,39 @@ def test_a_retrain_changes_only_what_it_names_and_refuses_unknown_fields():
     given = Given(SETTINGS, "f.csv")
     assert parse_given({"timeBudget": 30}, given) == {"time_budget": 30.0}
     assert parse_given({"families": []}, given) == {"families": None}  # every family again
+    assert parse_given({"metric": "f1", "positiveClass": "yes"}, given) == {
+        "metric": "f1", "positive_class": "yes"}  # fmt: skip
     with pytest.raises(InvalidInput) as refused:
-        parse_given({"metric": "mae"}, given)
-    assert refused.value.extra["field"] == "metric"
+        parse_given({"metrics": "mae"}, given)
+    assert refused.value.extra["field"] == "metrics"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "says"),
+    [
+        ({"metric": "auc"}, "metric", "unknown 'auc'; for classes: roc_auc"),
+        ({"metric": "mae", "task": "classification"}, "metric", "'mae' is for regression"),
+        ({"metric": "f1", "task": "regression"}, "metric", "its metrics are: r2, rmse"),
+        ({"positiveClass": "yes", "task": "regression"}, "positiveClass", "not regression"),
+        ({"positiveClass": "yes", "metric": "rmse"}, "positiveClass", "not regression"),
+    ],
+)
+def test_options_that_contradict_each_other_are_refused_naming_the_field(fields, field, says):
+    with pytest.raises(InvalidInput, match=says) as refused:
+        build_options(SETTINGS, fields, "f.csv")
+    assert refused.value.extra["field"] == field
 
 
 def test_the_cli_has_a_flag_per_option_and_sends_it_by_its_field_name():
     parser = build_parser(SETTINGS)
-    args = parser.parse_args(["train", "f.csv", "--time-budget", "5", "--model-name", "x"])
-    assert _options_given(args) == {"timeBudget": 5.0, "modelName": "x"}
+    args = parser.parse_args(["train", "f.csv", "--time-budget", "5", "--model-name", "x",
+                              "--metric", "f1", "--positive-class", "yes", "--exclude", "id",
+                              "--weight-column", "w", "--time-column", "t",
+                              "--group-column", "g"])  # fmt: skip
+    assert _options_given(args) == {"timeBudget": 5.0, "modelName": "x", "metric": "f1",
+                                    "positiveClass": "yes", "excludeColumns": "id",
+                                    "weightColumn": "w", "timeColumn": "t",
+                                    "groupColumn": "g"}  # fmt: skip
     retrain = parser.parse_args(["retrain", "abc", "--families", "lightgbm,linear"])
     assert _options_given(retrain) == {"families": "lightgbm,linear"}
     assert len(TRAINING) == len({o.field for o in TRAINING})
@@ -77,5 +104,12 @@ def test_a_column_option_must_name_columns_of_the_header_other_than_the_target()
     assert missing.value.extra["field"] == "excludeColumns" and "'note'" in missing.value.message
     with pytest.raises(InvalidInput, match="target"):
         check_columns(options, ["x", "id", "note"])
+    weighted = build_options(SETTINGS, {"weightColumn": "y", "timeColumn": "t"}, "f.csv")
+    with pytest.raises(InvalidInput) as the_target:
+        check_columns(weighted, ["t", "x", "y"])
+    assert the_target.value.extra["field"] == "weightColumn"
+    with pytest.raises(InvalidInput) as no_time:
+        check_columns(weighted, ["x", "w", "y"])
+    assert no_time.value.extra["field"] in ("weightColumn", "timeColumn")
     assert JobOptions.from_json(options.to_json()) == options
     assert options.duplicate_key().endswith('["id","note"]]')

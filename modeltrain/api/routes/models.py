@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from modeltrain import __version__
+from modeltrain import __version__, metrics
 from modeltrain.api.auth import caller_of
 from modeltrain.api.deps import get_services
 from modeltrain.api.services import Services
+from modeltrain.constants import Task
 from modeltrain.training_options import TRAINING
 from modeltrain_model import families
 
@@ -34,6 +35,20 @@ def info(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
                 {"name": o.field, "help": o.help, "choices": list(o.choices or []) or None}
                 for o in TRAINING
             ],
+            "metrics": {  # per task, the default first
+                task.value: [
+                    {
+                        "name": m.name,
+                        "help": m.help,
+                        "higherIsBetter": m.higher_is_better,
+                        "binaryOnly": m.binary_only,
+                        "tunesThreshold": m.tunes_threshold,
+                    }
+                    for m in metrics.METRICS
+                    if m.task == task
+                ]
+                for task in (Task.CLASSIFICATION, Task.REGRESSION)
+            },  # fmt: skip
         }
     )
 
