@@ -61,9 +61,9 @@ def slow_frame(rows: int = 60_000, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-def mixed_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
+def mixed_frame(rows: int = 400, seed: int = 0, noise: float = 0.4) -> pd.DataFrame:
     """Every kind of column the featurizer knows: numbers, a category, dates and free text; a
-    label that depends on the number and the category."""
+    label that depends on the number and the category (and on ``noise``)."""
     rng = np.random.default_rng(seed)
     amount = rng.gamma(2.0, 50.0, size=rows).round(2)
     segment = rng.choice(["retail", "business", "public"], size=rows)
@@ -78,7 +78,7 @@ def mixed_frame(rows: int = 400, seed: int = 0) -> pd.DataFrame:
             "comment": [" ".join(rng.choice(words, size=rng.integers(3, 7))) for _ in range(rows)],
         }
     )
-    score = (amount - 100) / 40 + (segment == "business") * 1.5 + rng.normal(0, 0.4, rows)
+    score = (amount - 100) / 40 + (segment == "business") * 1.5 + rng.normal(0, noise, rows)
     df["label"] = np.where(score > 0.2, "yes", "no")
     return df
 

@@ -25,18 +25,23 @@ ROWS = 50
 
 @pytest.fixture(scope="module")
 def trained(stack) -> dict[str, dict]:
-    """A classifier on numbers, a category, dates and text; a regressor."""
+    """A classifier on numbers, a category, dates and text, judged by F1 (so its labels come at
+    a tuned decision threshold); a regressor."""
     frames = {
-        "classifier": (mixed_frame(rows=400), "label"),
-        "regressor": (regression_frame(rows=300), "y"),
+        "classifier": (
+            mixed_frame(rows=400, noise=1.5),
+            "label",
+            {"metric": "f1", "positiveClass": "yes"},
+        ),
+        "regressor": (regression_frame(rows=300), "y", {}),
     }
     jobs = {}
     with stack.http() as client:
-        for name, (df, target) in frames.items():
+        for name, (df, target, fields) in frames.items():
             data = df.to_csv(index=False).encode()
             answers = upload(
                 client, data, filename=f"{name}.csv", target=target, timeBudget=4,
-                modelName=f"portable-{name}",
+                modelName=f"portable-{name}", **fields,
             )  # fmt: skip
             jobs[name] = {"frame": df.drop(columns=[target]), "id": answers[0].json()["trackingId"]}
         for job in jobs.values():
@@ -63,7 +68,8 @@ def test_explanations_add_up_to_each_prediction_over_the_signature_columns(stack
         total = row["base"] + sum(row["contributions"].values())
         assert total == pytest.approx(row["value"], rel=1e-6, abs=1e-9)
         if name == "classifier":
-            assert row["class"] == prediction and 0.5 <= row["value"] <= 1.0
+            # the class explained is the label, after the decision threshold
+            assert row["class"] == prediction and 0.0 <= row["value"] <= 1.0
         else:
             assert row["value"] == pytest.approx(prediction, rel=1e-9)
     result = job["result"]
@@ -125,6 +131,8 @@ def test_a_version_loads_in_a_fresh_virtualenv_from_its_own_requirements(stack, 
     python = None
     for name in ("classifier", "regressor"):
         job, frame = trained[name]["job"], trained[name]["frame"].head(ROWS)
+        if name == "classifier":  # every row: some of them are labelled by the threshold
+            frame = trained[name]["frame"]
         registry = MlflowClient(tracking_uri=stack.mlflow_uri, registry_uri=stack.mlflow_uri)
         where = registry.get_model_version_download_uri(
             job["result"]["modelName"], job["result"]["modelVersion"]
@@ -156,3 +164,16 @@ def test_a_version_loads_in_a_fresh_virtualenv_from_its_own_requirements(stack, 
             assert theirs == pytest.approx(ours["predictions"], rel=1e-7, abs=1e-9)
         else:
             assert theirs == ours["predictions"]
+            _some_label_is_the_thresholds(stack, job, frame, ours["predictions"])
+
+
+def _some_label_is_the_thresholds(stack, job: dict, frame: pd.DataFrame, labels: list) -> None:
+    """The F1 version's labels are not the likeliest classes on every row: the fresh
+    environment applied the decision threshold kept in the model."""
+    threshold = job["result"]["decisionThreshold"]
+    assert threshold is not None and job["result"]["positiveClass"] == "yes"
+    answer = _predict(stack, {"modelId": job["modelId"], "inputs": records(frame),
+                              "probabilities": True})  # fmt: skip
+    yes = answer["classes"].index("yes")
+    likeliest = ["yes" if p[yes] > 0.5 else "no" for p in answer["probabilities"]]
+    assert likeliest != labels

@@ -32,9 +32,10 @@ def _snapshot(stack) -> dict:
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def bystander(stack):
-    """An upload in progress that every refusal must leave as it was."""
+    """An upload in progress that every refusal of this module must leave as it was: finished
+    (and trained) once they have all been made."""
     parts = to_chunks(CSV, 2)
     with stack.http() as client:
         first = client.post(
@@ -71,7 +72,10 @@ NO_JOB_CASES = [
     ({"timeBudget": "999999"}, CSV, 422, "timeBudget must be between 1"),
     ({"timeBudget": "soon"}, CSV, 422, "timeBudget"),
     ({"families": "lightgbm,deep_net"}, CSV, 422, "families: unknown 'deep_net'"),
-    ({"metric": "mae"}, CSV, 422, "unknown field 'metric'"),  # not silently ignored
+    ({"metrics": "mae"}, CSV, 422, "unknown field 'metrics'"),  # not silently ignored
+    ({"metric": "auc"}, CSV, 422, "metric: unknown 'auc'"),
+    ({"metric": "mae", "task": "classification"}, CSV, 422, "'mae' is for regression"),
+    ({"positiveClass": "yes", "metric": "rmse"}, CSV, 422, "positiveClass applies to classes"),
     ({"chunkSha256": "abc"}, CSV, 422, "chunkSha256"),
     ({"chunkSha256": "0" * 64}, CSV, 422, "does not match"),
     ({"trackingId": "x" * 65}, CSV, 422, "trackingId"),
@@ -218,20 +222,37 @@ def test_the_service_lists_the_training_options_it_takes(stack):
     with stack.http() as client:
         info = client.get("/api/info").json()
     names = [option["name"] for option in info["options"]]
-    assert names == ["target", "task", "modelName", "timeBudget", "families", "excludeColumns"]
+    assert names == ["target", "task", "modelName", "timeBudget", "families", "excludeColumns",
+                     "metric", "positiveClass", "weightColumn", "timeColumn",
+                     "groupColumn"]  # fmt: skip
+    by_task = {task: [m["name"] for m in found] for task, found in info["metrics"].items()}
+    assert by_task["regression"] == ["r2", "rmse", "mae", "mape", "rmsle"]
+    assert by_task["classification"][:2] == ["roc_auc", "log_loss"]
+    assert (
+        next(m for m in info["metrics"]["regression"] if m["name"] == "mae")["higherIsBetter"]
+        is False
+    )
     task = next(option for option in info["options"] if option["name"] == "task")
     assert task["choices"] == ["auto", "classification", "regression"]
 
 
-def test_a_column_option_the_header_lacks_fails_the_job_naming_the_field(stack):
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [({"excludeColumns": "age,zip"}, "excludeColumns", "'zip' not in the header"),
+     ({"timeColumn": "day"}, "timeColumn", "'day' not in the header"),
+     ({"weightColumn": "churn"}, "weightColumn", "names the target column 'churn'")],
+)  # fmt: skip
+def test_a_column_option_the_header_lacks_fails_the_job_naming_the_field(
+    stack, fields, field, words
+):
     with stack.http() as client:
-        answer = upload(client, CSV, excludeColumns="age,zip")[0]
+        answer = upload(client, CSV, **fields)[0]
     assert answer.status_code == 422
     body = answer.json()
-    assert body["field"] == "excludeColumns" and "'zip' not in the header" in body["error"]
+    assert body["field"] == field and words in body["error"]
     with stack.http() as client:
         job = client.get(f"/api/model-train/status/{body['trackingId']}").json()
-    assert job["status"] == "failed" and "'zip'" in job["error"]
+    assert job["status"] == "failed" and job["error"] == body["error"]
 
 
 def test_excluded_columns_round_trip_and_are_left_out_of_the_model(stack):
