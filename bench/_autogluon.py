@@ -1,7 +1,11 @@
 """Runs AutoGluon-Tabular on one split, inside AutoGluon's own virtualenv (it needs pandas < 2.4,
 this project pins 3.x): bench/quality.py calls it as a subprocess and scores its predictions.
 
-    .venv-autogluon/bin/python bench/_autogluon.py TRAIN.csv TEST.csv TARGET TASK PRESET SECONDS OUT.json
+    .venv-autogluon/bin/python bench/_autogluon.py TRAIN.csv TEST.csv TARGET TASK PRESET SECONDS OUT.json [METRIC]
+
+METRIC is AutoGluon's `eval_metric` (default: ROC AUC for two classes, log loss for several, R²
+for values); for a label metric AutoGluon calibrates its decision threshold, as it does by
+default.
 
 Imports nothing of this project. Writes {"pred", "proba", "classes", "model", "seconds"}."""
 
@@ -16,6 +20,7 @@ from autogluon.tabular import TabularPredictor
 
 def main() -> None:
     train_csv, test_csv, target, task, preset, seconds, out = sys.argv[1:8]
+    chosen = sys.argv[8] if len(sys.argv) > 8 else None
     train = pd.read_csv(train_csv)
     test = pd.read_csv(test_csv).drop(columns=[target])
     classes = sorted(train[target].astype(str).unique())
@@ -25,6 +30,7 @@ def main() -> None:
         metric = "roc_auc" if problem == "binary" else "log_loss"
     else:
         problem, metric = "regression", "r2"
+    metric = chosen or metric
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as path:
         predictor = TabularPredictor(

@@ -32,6 +32,7 @@ from modeltrain.pipeline.search import search
 from modeltrain.pipeline.selection import Picked, choose
 from modeltrain.pipeline.tasks import clean_target
 from modeltrain.pipeline.trials import Problem, SearchResult, Trial
+from modeltrain.pipeline.validation import HOLDOUT_SHARE
 from modeltrain.pipeline.validation import describe as describe_validation
 from modeltrain.training_options import check_columns
 from modeltrain_model.ensemble import Bag, Ensemble
@@ -42,7 +43,6 @@ from modeltrain_model.featurizer import Featurizer
 # stage's start (STAGE_PROGRESS); best_score is the primary metric of the best candidate so far,
 # eta_seconds the time left in the search budget.
 ProgressFn = Callable[..., None]
-HOLDOUT_SHARE = 0.2
 IMPORTANCE_ROWS = 500  # held-out rows used for permutation importance
 EXPLAIN_ROWS = 500  # held-out rows whose contributions make `result.explanations`, at most
 EXPLAIN_FIRST_ROWS = 10  # explained first, to time the rest
@@ -149,8 +149,8 @@ class _Prepared:
 
     @property
     def judge(self) -> Judge:
-        return Judge(self.metric, len(self.classes or []), 1 if self.positive is None
-                     else self.positive)  # fmt: skip
+        positive = 1 if self.positive is None else self.positive
+        return Judge(self.metric, len(self.classes or []), positive)
 
     def encode(self, y: pd.Series) -> np.ndarray:
         """Targets as the families fit them: class positions 0..k-1, or floats."""

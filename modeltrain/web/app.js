@@ -158,7 +158,7 @@ function checkBoxes(id, names, ticked = [], show = (name) => name) {
 
 // The metrics a job may be judged by (from /api/info), for the task chosen: with task auto, both
 // tasks' (a metric decides the task); the first option is the task's default.
-function metricOptions(id, task, chosen = "") {
+function metricOptions(id, task, chosen = "", first = "default (roc_auc for classes, r2 for values)") {
   const byTask = (info && info.metrics) || {};
   const tasks = task === "auto" ? Object.keys(byTask) : [task];
   const groups = tasks.filter((t) => byTask[t]).map((t) => {
@@ -166,7 +166,7 @@ function metricOptions(id, task, chosen = "") {
     group.append(...byTask[t].map((m) => new Option(`${m.name}${m.higherIsBetter ? "" : " (lower is better)"}`, m.name)));
     return group;
   });
-  $(id).replaceChildren(new Option("default (roc_auc for classes, r2 for values)", ""), ...groups);
+  $(id).replaceChildren(new Option(first, ""), ...groups);
   $(id).value = chosen;
   if ($(id).value !== chosen) $(id).value = "";
 }
@@ -277,8 +277,8 @@ function renderJob(job) {
     $("retrain-target").value = result.target;
     $("retrain-budget").value = (job.options && job.options.timeBudget) || "";
     familyBoxes("retrain-families", (job.options && job.options.families) || []);
-    $("retrain-metric").dataset.task = result.task;
-    metricOptions("retrain-metric", result.task, result.primaryMetric);
+    $("retrain-metric").dataset.first = `as before (${result.primaryMetric})`; // a new target may be of the other task
+    metricOptions("retrain-metric", "auto", "", $("retrain-metric").dataset.first);
     $("retrain-error").textContent = "";
   }
   const warnings = (result.guardrails || {}).warnings || [];
@@ -593,7 +593,8 @@ api("/api/info").then((body) => {
   familyBoxes("families", ticked("families"));
   familyBoxes("retrain-families", JSON.parse($("retrain-families").dataset.ticked || "[]"));
   metricOptions("metric", $("task").value, $("metric").value);
-  if ($("retrain-metric").dataset.task) metricOptions("retrain-metric", $("retrain-metric").dataset.task, $("retrain-metric").value);
+  const first = $("retrain-metric").dataset.first;
+  if (first) metricOptions("retrain-metric", "auto", $("retrain-metric").value, first);
   if (info.mlflowUrl) $("mlflow-link").replaceChildren(link("MLflow UI", info.mlflowUrl));
 }).catch(() => {});
 route();
