@@ -132,15 +132,16 @@ def test_the_lifecycle_commands(stack, tmp_path):
         options = client.get(f"/api/model-train/status/{new_job}").json()["options"]
     assert options["families"] == ["linear", "lightgbm"] and options["target"] == "income"
 
-    version = model_id.rsplit("/", 1)[1]
+    # the retrained version (judged on another target: not the champion) is aliased and deleted
+    version = new_id.rsplit("/", 1)[1]
     aliased = run(stack, "models", "alias", "cli-life", "staging", version)
-    assert aliased.stdout.strip() == model_id
+    assert aliased.stdout.strip() == new_id
     refused = run(stack, "models", "delete", "cli-life", version, check_code=1)
     assert "@staging" in refused.stderr and "force" in refused.stderr
     run(stack, "models", "alias", "cli-life", "staging", "--remove")
     deleted = run(stack, "models", "delete", "cli-life", version)
-    assert f"deleted {model_id}" in deleted.stderr
-    assert model_id not in run(stack, "models").stdout
+    assert f"deleted {new_id}" in deleted.stderr
+    assert new_id not in run(stack, "models").stdout
 
     run(stack, "jobs", "delete", tracking_id)
     assert run(stack, "status", tracking_id, check_code=1).returncode == 1

@@ -108,6 +108,12 @@ def test_the_predict_route_answers_labels_at_the_decision_threshold(stack, jobs)
 
 
 def test_time_validation_and_a_loss_reported_smallest_first(jobs):
+    options = jobs["days"]["job"]["options"]
+    assert (options["metric"], options["timeColumn"], options["groupColumn"]) == (
+        "mae",
+        "day",
+        None,
+    )
     result = jobs["days"]["job"]["result"]
     assert result["primaryMetric"] == "mae" and result["higherIsBetter"] is False
     validation = result["validation"]

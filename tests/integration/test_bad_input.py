@@ -195,7 +195,7 @@ def test_a_flag_in_a_csv_requests_query_must_read_as_true_or_false(stack):
     assert answer.status_code == 422 and "explain must be true or false" in answer.json()["error"]
 
 
-@pytest.mark.parametrize("body", [{"timeBudget": "30"}, {"task": 3}, {"metric": "mae"}])
+@pytest.mark.parametrize("body", [{"timeBudget": "30"}, {"task": 3}, {"metric": ["mae"]}])
 def test_a_retrain_body_field_of_the_wrong_json_type_is_refused_naming_it(stack, body):
     with stack.http() as client:
         answer = client.post("/api/model-train/nope/retrain", json=body)
