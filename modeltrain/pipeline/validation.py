@@ -29,6 +29,7 @@ from modeltrain.exceptions import TrainingError
 RANDOM, TIME, GROUP = "random", "time", "group"
 HOLDOUT_SHARE = 0.2  # of all rows: the held-out rows
 MIN_GROUPS = 5  # a group column with fewer distinct groups cannot hold whole groups out
+FORWARD_SHARE = 0.5  # time folds validate on this latest share of the rows they are given
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
@@ -99,10 +100,15 @@ def _latest(order: np.ndarray, share: float) -> np.ndarray:
 
 
 def _forward_folds(order: np.ndarray, k: int) -> Folds:
-    """Expanding-window folds: the rows are cut into k + 1 blocks of about equal size at time
-    boundaries; fold i fits on blocks 0..i and validates on block i + 1."""
+    """Expanding-window folds over the later rows: the latest FORWARD_SHARE of the rows cut into
+    k blocks at time boundaries; fold i fits on every row before block i and validates on it.
+    Each fit then sees at least half the rows, nearer the final model, which sees all of them,
+    than a first fold fitted on the first sixth (k + 1 equal blocks), where every model is
+    judged on what it makes of a few rows."""
     ranked = np.sort(order)
-    bounds = sorted({float(ranked[int(len(ranked) * j / (k + 1))]) for j in range(1, k + 1)})
+    first = len(ranked) * (1 - FORWARD_SHARE)
+    starts = [int(first + len(ranked) * FORWARD_SHARE * j / k) for j in range(k)]
+    bounds = sorted({float(ranked[min(i, len(ranked) - 1)]) for i in starts})
     bounds = [b for b in bounds if b > ranked[0]]
     index = np.arange(len(order))
     folds = []
