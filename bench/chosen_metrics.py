@@ -150,9 +150,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=30)
     parser.add_argument("--datasets", nargs="+", default=list(CHOSEN))
+    parser.add_argument("--previous", type=Path, help="a log of this script's earlier run (its "
+                        "printed lines): its data sets join the report as they were")  # fmt: skip
     args = parser.parse_args()
     anchors = ["flaml", *(AUTOGLUON_PRESETS if AUTOGLUON_PYTHON.exists() else [])]
-    rows = []
+    rows = previous_rows(args.previous) if args.previous else []
     for name in args.datasets:
         ds, (metric, time_column) = DATASETS[name], CHOSEN[name]
         df = prepared(ds, metric)
@@ -171,6 +173,23 @@ def main() -> None:
         rows.append(row)
         RESULTS.write_text(report(rows, anchors, args.budget))
     print(RESULTS.read_text())
+
+
+def previous_rows(log: Path) -> list[dict]:
+    """The rows of an earlier run from its printed lines (`name seed who {result}`)."""
+    import ast
+
+    rows: dict[str, dict] = {}
+    for line in log.read_text().splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) < 4 or parts[0] not in CHOSEN or not parts[3].startswith("{"):
+            continue
+        name, _seed, who, got = parts
+        metric, time_column = CHOSEN[name]
+        row = rows.setdefault(name, {"dataset": name, "rows": len(load(DATASETS[name])),
+                                     "metric": metric, "time": time_column})  # fmt: skip
+        row.setdefault(who, []).append(ast.literal_eval(got))
+    return list(rows.values())
 
 
 def report(rows: list[dict], anchors: list[str], budget: float) -> str:

@@ -244,19 +244,6 @@ def _rmsle_fast(y: np.ndarray, out: np.ndarray, weight: np.ndarray | None, pos: 
 # --- scikit-learn's scorers (what the fast ones agree with; the held-out report uses them) ---
 
 
-def _sk(name: str, **fixed: Any) -> Callable[..., float]:
-    """A scikit-learn metric of labels or values: (y_true, y_pred, weight, positive label)."""
-
-    def score(y_true: Any, y_pred: Any, weight: Any = None, pos: Any = None) -> float:
-        from sklearn import metrics
-
-        extra = {"pos_label": pos} if "average" not in fixed and pos is not None else {}
-        return float(getattr(metrics, name)(y_true, y_pred, sample_weight=weight,
-                                            **fixed, **extra))  # fmt: skip
-
-    return score
-
-
 def _sk_binary(name: str) -> Callable[..., float]:
     def score(y_true: Any, y_pred: Any, weight: Any = None, pos: Any = None) -> float:
         from sklearn import metrics

@@ -205,8 +205,7 @@ class _Search:
         log_target = (
             bool(ot.suggest_categorical("log_target", [False, True])) if self.skewed else False
         )
-        # a Poisson objective (a log link) on log1p(y) would take the log twice: one or the other
-        space = dataclasses.replace(self.space, count_like=False) if log_target else self.space
+        space = dataclasses.replace(self.space, log_target=True) if log_target else self.space
         params = families.get(family).suggest(ot, self.task, space)
         weights = ot.suggest_categorical("class_weight", ["none", "balanced"]) if (
             self.imbalanced

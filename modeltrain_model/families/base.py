@@ -51,6 +51,8 @@ class Space:
     # objectives that fit the job's metric better than the default one (LightGBM's names:
     # "l1" for mean absolute error, say); a family tries the ones it has
     objectives: tuple[str, ...] = ()
+    # this trial fits log1p(y): a count objective (a log link) would take the log twice
+    log_target: bool = False
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,10 @@ class LightGBM(Family):
         if space.categorical:
             params["categorical"] = trial.suggest_categorical(p + "categorical", CATEGORY_SPLITS)
         objectives = _objectives(space)
-        if len(objectives) > 1:
+        if len(objectives) > 1:  # the same choices in every trial (Optuna requires it)
             params["objective"] = trial.suggest_categorical(p + "objective", objectives)
+            if space.log_target and params["objective"] == "poisson":  # the log twice
+                params["objective"] = OBJECTIVES[0]
         return params
 
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:

@@ -3,6 +3,7 @@ the paired bootstrap test, the incumbents a search keeps, the ensemble grown fro
 search space the data opens up (category codes as numbers, a Poisson objective, random split
 thresholds)."""
 
+import dataclasses
 import math
 import time
 
@@ -243,3 +244,22 @@ def test_a_metric_opens_the_losses_that_fit_it():
     plain = _Search(X, y, Task.REGRESSION, [], math.inf, 1, None, None)
     assert plain.stopping_metric is None
     assert "l1" not in [f.get("lightgbm.objective") for f in plain._first_trials()]
+
+
+def test_a_log_scale_trial_draws_the_objective_from_the_same_choices():
+    """Optuna refuses a parameter whose choices change between trials: a trial on log1p(y)
+    draws the objective from the same choices and fits Poisson's as the default one."""
+    import optuna
+
+    lightgbm = families.get("lightgbm")
+    space = families.Space(500, False, count_like=True, objectives=("l1",))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = set()
+    for i in range(40):
+        trial = study.ask()
+        logged = dataclasses.replace(space, log_target=True) if i % 2 else space
+        objective = lightgbm.suggest(trial, Task.REGRESSION, logged)["objective"]
+        assert not (i % 2 and objective == "poisson")
+        drawn.add(objective)
+        study.tell(trial, 0.0)
+    assert drawn == {"regression", "poisson", "l1"}
