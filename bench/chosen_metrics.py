@@ -155,6 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     anchors = ["flaml", *(AUTOGLUON_PRESETS if AUTOGLUON_PYTHON.exists() else [])]
     rows = previous_rows(args.previous) if args.previous else []
+    earlier = [row["dataset"] for row in rows]
     for name in args.datasets:
         ds, (metric, time_column) = DATASETS[name], CHOSEN[name]
         df = prepared(ds, metric)
@@ -171,7 +172,7 @@ def main() -> None:
                 row.setdefault(who, []).append(got)
                 print(name, seed, who, got, flush=True)
         rows.append(row)
-        RESULTS.write_text(report(rows, anchors, args.budget))
+        RESULTS.write_text(report(rows, anchors, args.budget, earlier))
     print(RESULTS.read_text())
 
 
@@ -192,7 +193,7 @@ def previous_rows(log: Path) -> list[dict]:
     return list(rows.values())
 
 
-def report(rows: list[dict], anchors: list[str], budget: float) -> str:
+def report(rows: list[dict], anchors: list[str], budget: float, earlier: list[str]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     names = ["ours", *(ANCHORS[a] for a in anchors)]
     lines = [
@@ -206,7 +207,13 @@ def report(rows: list[dict], anchors: list[str], budget: float) -> str:
         '`split_type="time"`, AutoGluon on the same rows). Each system optimises the metric '
         "named and is scored by it on the held-out rows: log loss and MAE (lower is better), "
         "F1 of the rarer class (higher is better; ours and AutoGluon tune a decision "
-        "threshold). Command: `.venv/bin/python -m bench.chosen_metrics`.",
+        "threshold). Command: `.venv/bin/python -m bench.chosen_metrics`."
+        + (
+            f" The rows of {', '.join(earlier)} come from an earlier run "
+            "(`--previous`, its printed lines)."
+            if earlier
+            else ""
+        ),
         "",
         "| dataset | rows | metric | " + " | ".join(names) + " | ours vs the best other |",
         "| --- | --- | --- |" + " --- |" * (len(names) + 1),
