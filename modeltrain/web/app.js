@@ -158,7 +158,7 @@ function checkBoxes(id, names, ticked = [], show = (name) => name) {
 
 // The metrics a job may be judged by (from /api/info), for the task chosen: with task auto, both
 // tasks' (a metric decides the task); the first option is the task's default.
-function metricOptions(id, task, chosen = "", first = "default (roc_auc for classes, r2 for values)") {
+function metricOptions(id, task, chosen = "", first = "default: roc_auc or r2") {
   const byTask = (info && info.metrics) || {};
   const tasks = task === "auto" ? Object.keys(byTask) : [task];
   const groups = tasks.filter((t) => byTask[t]).map((t) => {
