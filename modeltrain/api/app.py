@@ -24,6 +24,7 @@ from modeltrain.api.metrics import (
     JobsCollector,
     MetricsMiddleware,
 )
+from modeltrain.api.option_fields import document_upload_options
 from modeltrain.api.plain_routes import document_plain_routes
 from modeltrain.api.request_ids import RequestIdMiddleware
 from modeltrain.api.routes import batch, health, inference, models, training
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     training.install_fast_status_route(app)
     inference.install_fast_predict_route(app)
     document_plain_routes(app)
+    document_upload_options(app, "/api/model-train/start")
     install_web(app)
     _install_middleware(app, settings, metrics)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic import Field as PydanticField
 
@@ -39,6 +39,30 @@ async def refuse_other_fields(request: Request, protocol: frozenset[str]) -> Non
     protocol's is refused naming it."""
     form = await request.form()
     unknown_fields(set(form.keys()), set(protocol))
+
+
+def document_upload_options(app: FastAPI, path: str) -> None:
+    """The upload route reads the training options from its form by the table, not as
+    parameters FastAPI sees: its OpenAPI body lists them too (form text; their choices where
+    they have some)."""
+    make_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = make_schema()  # cached on the app
+        if fresh:
+            body = schema["paths"][path]["post"]["requestBody"]["content"]
+            name = body["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+            fields = schema["components"]["schemas"][name]["properties"]
+            for option in TRAINING:
+                field: dict[str, Any] = {"type": "string", "title": option.field,
+                                         "description": option.help}  # fmt: skip
+                if option.choices:
+                    field["enum"] = list(option.choices)
+                fields.setdefault(option.field, field)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _annotation(types: tuple[type, ...]) -> Any:

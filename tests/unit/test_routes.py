@@ -45,6 +45,17 @@ def test_every_api_path_and_method_has_one_handler_and_is_documented_once():
     assert documented == set(operations)
 
 
+def test_the_upload_route_documents_every_training_option():
+    from modeltrain.training_options import TRAINING
+
+    schema = create_app(Settings(redis_url="redis://127.0.0.1:1/0")).openapi()
+    body = schema["paths"]["/api/model-train/start"]["post"]["requestBody"]["content"]
+    name = body["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+    fields = schema["components"]["schemas"][name]["properties"]
+    assert {o.field for o in TRAINING} <= set(fields) and "chunkIndex" in fields
+    assert fields["metric"]["enum"][:2] == ["roc_auc", "log_loss"]
+
+
 def test_the_hot_routes_are_plain_routes_ahead_of_the_router():
     app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
     first_two = app.router.routes[:2]
